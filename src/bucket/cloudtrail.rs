@@ -1,0 +1,207 @@
+//! CloudTrail: `AWSLogs/.../CloudTrail/REGION/YYYY/MM/DD/*.json.gz`, one JSON document per
+//! object with the events under `Records`.
+
+use super::{Bucket, Event, Layout, ParseError};
+use crate::state::TableKind;
+use serde_json::{Map, Value};
+
+/// Fields whose type changes from event to event; the indexer maps them as objects.
+const DYNAMIC_FIELDS: [&str; 3] = [
+    "additionalEventData",
+    "responseElements",
+    "requestParameters",
+];
+
+pub struct CloudTrail;
+
+impl Bucket for CloudTrail {
+    fn type_name(&self) -> &'static str {
+        "cloudtrail"
+    }
+
+    fn table(&self) -> (&'static str, TableKind) {
+        ("cloudtrail", TableKind::Regional)
+    }
+
+    fn layout(&self) -> Layout {
+        Layout::AwsLogs {
+            service: "CloudTrail",
+        }
+    }
+
+    fn late_arrival(&self) -> bool {
+        true
+    }
+
+    fn parse(&self, _key: &str, data: &[u8]) -> Result<Vec<Event>, ParseError> {
+        let doc: Value = serde_json::from_slice(data)?;
+        // An object without Records (e.g. an empty trail file) has no events.
+        let Some(records) = doc.as_object().and_then(|o| o.get("Records")) else {
+            return Ok(Vec::new());
+        };
+        let Value::Array(records) = records else {
+            return Err(ParseError(format!(
+                "'Records' is not a list of events but {}",
+                json_type(records)
+            )));
+        };
+        records
+            .iter()
+            .map(|r| match r {
+                Value::Object(m) => {
+                    let mut event = m.clone();
+                    event.insert("source".into(), "cloudtrail".into());
+                    Ok(event)
+                }
+                other => Err(ParseError(format!(
+                    "a record is not a JSON object but {}",
+                    json_type(other)
+                ))),
+            })
+            .collect()
+    }
+
+    fn reshape(&self, msg: Value) -> Vec<Value> {
+        let mut msg = msg;
+        crate::message::reformat_generic(&mut msg);
+        if let Some(Value::Object(aws)) = msg.get_mut("aws") {
+            reshape_dynamic_fields(aws);
+        }
+        if !disable_api_termination_ok(&mut msg) {
+            crate::log::warning(&format!("Could not reformat event {msg}"));
+        }
+        vec![msg]
+    }
+}
+
+fn json_type(v: &Value) -> &'static str {
+    match v {
+        Value::Null => "null",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Array(_) => "a list",
+        Value::Object(_) => "an object",
+    }
+}
+
+/// A dynamic field that is not an object becomes `{"string": TEXT}` (D3): a string as is,
+/// anything else as compact JSON text.
+fn reshape_dynamic_fields(aws: &mut Map<String, Value>) {
+    for field in DYNAMIC_FIELDS {
+        let Some(v) = aws.get_mut(field) else {
+            continue;
+        };
+        if v.is_object() {
+            continue;
+        }
+        let text = match &*v {
+            Value::String(s) => s.clone(),
+            other => serde_json::to_string(other).unwrap_or_default(),
+        };
+        let mut wrapped = Map::new();
+        wrapped.insert("string".into(), Value::String(text));
+        *v = Value::Object(wrapped);
+    }
+}
+
+/// `requestParameters.disableApiTermination` as a bool becomes `{"value": b}`; an object is
+/// kept; any other type is left alone and reported (false), as the reference does.
+fn disable_api_termination_ok(msg: &mut Value) -> bool {
+    let Some(v) = msg
+        .get_mut("aws")
+        .and_then(|a| a.get_mut("requestParameters"))
+        .and_then(|r| r.get_mut("disableApiTermination"))
+    else {
+        return true;
+    };
+    match v {
+        Value::Bool(b) => {
+            let mut wrapped = Map::new();
+            wrapped.insert("value".into(), Value::Bool(*b));
+            *v = Value::Object(wrapped);
+            true
+        }
+        Value::Object(_) => true,
+        _ => false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn reshape(aws: Value) -> Value {
+        let mut msg = json!({"integration": "aws", "aws": aws});
+        msg = CloudTrail.reshape(msg).pop().unwrap();
+        msg["aws"].clone()
+    }
+
+    #[test]
+    fn records_get_source() {
+        let events = CloudTrail
+            .parse(
+                "k",
+                br#"{"Records": [{"eventName": "A", "source": "x"}, {"eventName": "B"}]}"#,
+            )
+            .unwrap();
+        assert_eq!(events.len(), 2);
+        assert_eq!(events[0]["source"], "cloudtrail");
+        assert_eq!(events[1]["eventName"], "B");
+    }
+
+    #[test]
+    fn no_records_no_events_and_bad_json_is_an_error() {
+        assert!(CloudTrail
+            .parse("k", br#"{"Other": 1}"#)
+            .unwrap()
+            .is_empty());
+        assert!(CloudTrail.parse("k", br#"[1, 2]"#).unwrap().is_empty());
+        assert!(CloudTrail
+            .parse("k", br#"{"Records": []}"#)
+            .unwrap()
+            .is_empty());
+        assert!(CloudTrail.parse("k", b"{bad").is_err());
+        assert!(CloudTrail.parse("k", b"").is_err());
+        assert!(CloudTrail.parse("k", br#"{"Records": [1]}"#).is_err());
+        assert!(CloudTrail.parse("k", br#"{"Records": "x"}"#).is_err());
+        assert!(CloudTrail.parse("k", &[0xff, 0xfe]).is_err());
+    }
+
+    #[test]
+    fn dynamic_fields_become_objects() {
+        let aws = reshape(json!({
+            "requestParameters": "plain",
+            "responseElements": ["ok", "applied"],
+            "additionalEventData": true,
+        }));
+        assert_eq!(aws["requestParameters"], json!({"string": "plain"}));
+        assert_eq!(
+            aws["responseElements"],
+            json!({"string": "[\"ok\",\"applied\"]"})
+        );
+        assert_eq!(aws["additionalEventData"], json!({"string": "true"}));
+        let aws = reshape(json!({"requestParameters": ["x"], "responseElements": [1, 2.5, "é"]}));
+        assert_eq!(aws["requestParameters"], json!({"string": "x"}));
+        assert_eq!(aws["responseElements"], json!({"string": "[1,2.5,\"é\"]"}));
+        let aws = reshape(json!({"responseElements": {"a": 1}}));
+        assert_eq!(aws["responseElements"], json!({"a": 1}));
+    }
+
+    #[test]
+    fn disable_api_termination() {
+        let aws = reshape(json!({"requestParameters": {"disableApiTermination": false}}));
+        assert_eq!(
+            aws["requestParameters"]["disableApiTermination"],
+            json!({"value": false})
+        );
+        let aws = reshape(json!({"requestParameters": {"disableApiTermination": {"value": true}}}));
+        assert_eq!(
+            aws["requestParameters"]["disableApiTermination"],
+            json!({"value": true})
+        );
+        let aws = reshape(json!({"requestParameters": {"disableApiTermination": "yes"}}));
+        assert_eq!(aws["requestParameters"]["disableApiTermination"], "yes");
+    }
+}

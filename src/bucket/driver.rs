@@ -1,0 +1,569 @@
+//! The shared run over a bucket: check it, discover accounts and regions, compute the start
+//! marker from the state file, list page by page, and for each new object fetch, decode,
+//! parse, reshape, filter, send, delete (with `--remove`) and record it.
+//!
+//! Progress is durable: an object's row is committed right after its last event was accepted
+//! by the queue, and never before, so a failure or a kill re-sends at most the object in
+//! flight and never skips one.
+
+use super::{Bucket, Layout};
+use crate::aws::{classify, AwsError, AwsErrorKind};
+use crate::debug;
+use crate::decode::{self, Compression, DecodeError};
+use crate::exit::{code, fail};
+use crate::message::{self, DiscardFilter, Origin};
+use crate::queue::Queue;
+use crate::state::{Scope, State};
+use anyhow::Result;
+use chrono::{Duration, NaiveDate};
+use regex::Regex;
+use std::sync::OnceLock;
+
+const PATH_DATE_FORMAT: &str = "%Y/%m/%d";
+const MAX_KEYS: i32 = 1000;
+const RETRY_CONFIGURATION_URL: &str = "https://documentation.wazuh.com/current/amazon/services/prerequisites/considerations.html#Connection-configuration-for-retries";
+
+/// What the command line says about one bucket run.
+pub struct RunOptions {
+    pub bucket: String,
+    pub prefix: String,
+    pub suffix: String,
+    pub organization_id: Option<String>,
+    pub account_alias: String,
+    pub only_logs_after: Option<NaiveDate>,
+    /// The start date when neither the state nor `--only_logs_after` gives one.
+    pub today: NaiveDate,
+    pub accounts: Option<Vec<String>>,
+    pub regions: Option<Vec<String>>,
+    pub reparse: bool,
+    pub skip_on_error: bool,
+    pub remove: bool,
+    pub discard: Option<DiscardFilter>,
+}
+
+/// Totals of a run.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct Summary {
+    pub objects_processed: u64,
+    pub objects_skipped: u64,
+    pub events_sent: u64,
+    pub events_discarded: u64,
+}
+
+pub struct Driver<'a> {
+    pub opts: RunOptions,
+    pub bucket: &'a dyn Bucket,
+    pub s3: aws_sdk_s3::Client,
+    pub state: State,
+    pub queue: Queue,
+    pub summary: Summary,
+}
+
+/// Why one object yielded no events.
+enum ObjectFailure {
+    Decode(DecodeError),
+    Parse(super::ParseError),
+    /// The service refused the object (e.g. AccessDenied, NoSuchKey): retrying won't help.
+    Fetch(String),
+}
+
+fn throttling_message(operation: &str) -> String {
+    format!(
+        "The '{operation}' request was denied due to request throttling. If the problem persists \
+         check the following link to learn how to use the Retry configuration to avoid it: \
+         '{RETRY_CONFIGURATION_URL}'"
+    )
+}
+
+fn date_in_key() -> &'static Regex {
+    static RE: OnceLock<Regex> = OnceLock::new();
+    RE.get_or_init(|| Regex::new(r"(\d{4}/\d{2}/\d{2})").expect("static regex"))
+}
+
+impl<'a> Driver<'a> {
+    pub fn bucket_path(&self) -> String {
+        match self.bucket.layout() {
+            Layout::AwsLogs { .. } => {
+                format!(
+                    "{}/{}{}",
+                    self.opts.bucket, self.opts.prefix, self.opts.suffix
+                )
+            }
+        }
+    }
+
+    fn base_prefix(&self) -> String {
+        let mut base = format!("{}AWSLogs/{}", self.opts.prefix, self.opts.suffix);
+        if let Some(org) = &self.opts.organization_id {
+            base.push_str(org);
+            base.push('/');
+        }
+        base
+    }
+
+    fn service_prefix(&self, account: &str) -> String {
+        let Layout::AwsLogs { service } = self.bucket.layout();
+        format!("{}{account}/{service}/", self.base_prefix())
+    }
+
+    pub fn full_prefix(&self, account: &str, region: &str) -> String {
+        format!("{}{region}/", self.service_prefix(account))
+    }
+
+    fn marker_for_date(&self, account: &str, region: &str, date: NaiveDate) -> String {
+        format!(
+            "{}{}",
+            self.full_prefix(account, region),
+            date.format(PATH_DATE_FORMAT)
+        )
+    }
+
+    /// The key the listing of one account and region starts after.
+    pub fn start_after(&self, scope: &Scope, account: &str, region: &str) -> Result<String> {
+        let first_day = self.opts.only_logs_after.unwrap_or(self.opts.today);
+        let full_prefix = self.full_prefix(account, region);
+        let marker = if self.opts.reparse {
+            self.marker_for_date(account, region, first_day)
+        } else {
+            let like = if self.bucket.late_arrival() {
+                format!("{full_prefix}%")
+            } else {
+                format!("{}%", self.opts.prefix)
+            };
+            match self.state.last_key(scope, &like)? {
+                Some(last) if self.bucket.late_arrival() => {
+                    self.rewind_one_day(&last, account, region)
+                }
+                Some(last) => last,
+                None => self.marker_for_date(account, region, first_day),
+            }
+        };
+        Ok(match self.opts.only_logs_after {
+            Some(date) => {
+                let floor = self.marker_for_date(account, region, date);
+                if floor > marker {
+                    floor
+                } else {
+                    marker
+                }
+            }
+            None => marker,
+        })
+    }
+
+    /// The folder of the day before the key's `YYYY/MM/DD`, so that late objects of the
+    /// previous and the current day are listed again (D11).
+    fn rewind_one_day(&self, key: &str, account: &str, region: &str) -> String {
+        let Some(m) = date_in_key().find(key) else {
+            return key.to_string();
+        };
+        match NaiveDate::parse_from_str(m.as_str(), PATH_DATE_FORMAT) {
+            Ok(day) => self.marker_for_date(account, region, day - Duration::days(1)),
+            Err(_) => key.to_string(),
+        }
+    }
+
+    /// Fail early, as the reference does, on a bucket with no folders under the prefix, bad
+    /// credentials or an unreachable endpoint.
+    pub async fn check_bucket(&self) -> Result<()> {
+        let mut token: Option<String> = None;
+        loop {
+            let resp = self
+                .s3
+                .list_objects_v2()
+                .bucket(&self.opts.bucket)
+                .prefix(&self.opts.prefix)
+                .delimiter("/")
+                .set_continuation_token(token.clone())
+                .send()
+                .await
+                .map_err(|e| {
+                    let err = classify("ListObjectsV2", &e);
+                    if let AwsErrorKind::Throttling = err.kind {
+                        return fail(
+                            code::THROTTLING,
+                            format!("{}: {}", throttling_message("check_bucket"), err.text),
+                        );
+                    }
+                    if let Some((c, m)) = err.common_exit() {
+                        return fail(c, m);
+                    }
+                    match err.kind {
+                        AwsErrorKind::Unreachable => fail(code::INVALID_ENDPOINT, err.text),
+                        _ => fail(code::UNKNOWN, format!("Unexpected error: '{}'.", err.text)),
+                    }
+                })?;
+            if !resp.common_prefixes().is_empty() {
+                return Ok(());
+            }
+            match resp.next_continuation_token() {
+                Some(t) if resp.is_truncated() == Some(true) => token = Some(t.to_string()),
+                _ => break,
+            }
+        }
+        Err(fail(
+            code::EMPTY_BUCKET,
+            format!(
+                "No files were found in '{}'. No logs will be processed.",
+                self.bucket_path()
+            ),
+        ))
+    }
+
+    /// Folder names one level under `prefix` (every page).
+    async fn folders(&self, prefix: &str, operation: &str) -> Result<Vec<String>> {
+        let mut names = Vec::new();
+        let mut token: Option<String> = None;
+        loop {
+            let resp = self
+                .s3
+                .list_objects_v2()
+                .bucket(&self.opts.bucket)
+                .prefix(prefix)
+                .delimiter("/")
+                .set_continuation_token(token.clone())
+                .send()
+                .await
+                .map_err(|e| {
+                    self.listing_failure(operation, classify("ListObjectsV2", &e), false)
+                })?;
+            for p in resp.common_prefixes() {
+                if let Some(name) = p
+                    .prefix()
+                    .and_then(|p| p.trim_end_matches('/').rsplit('/').next())
+                {
+                    names.push(name.to_string());
+                }
+            }
+            match resp.next_continuation_token() {
+                Some(t) if resp.is_truncated() == Some(true) => token = Some(t.to_string()),
+                _ => break,
+            }
+        }
+        Ok(names)
+    }
+
+    fn listing_failure(
+        &self,
+        operation: &str,
+        err: AwsError,
+        s3_unexpected: bool,
+    ) -> anyhow::Error {
+        if let AwsErrorKind::Throttling = err.kind {
+            return fail(
+                code::THROTTLING,
+                format!("{}: {}", throttling_message(operation), err.text),
+            );
+        }
+        if let Some((c, m)) = err.common_exit() {
+            return fail(c, m);
+        }
+        match err.kind {
+            AwsErrorKind::Service(_) => fail(
+                code::UNKNOWN,
+                format!("The \"{operation}\" request failed: {}", err.text),
+            ),
+            _ if s3_unexpected => fail(
+                code::S3_UNEXPECTED,
+                format!(
+                    "Unexpected error querying/working with objects in S3: {}",
+                    err.text
+                ),
+            ),
+            _ => fail(
+                code::UNKNOWN,
+                format!("The \"{operation}\" request failed: {}", err.text),
+            ),
+        }
+    }
+
+    async fn find_account_ids(&self) -> Result<Vec<String>> {
+        let base = self.base_prefix();
+        let folders = self.folders(&base, "find_account_ids").await?;
+        if folders.is_empty() {
+            return Err(fail(
+                code::INVALID_PREFIX,
+                format!(
+                    "No logs found in '{base}'. Check the provided prefix and the location of the \
+                     logs for the bucket type '{}'",
+                    self.bucket.type_name()
+                ),
+            ));
+        }
+        Ok(folders
+            .into_iter()
+            .filter(|f| f.len() == 12 && f.chars().all(|c| c.is_ascii_digit()))
+            .collect())
+    }
+
+    async fn find_regions(&self, account: &str) -> Result<Vec<String>> {
+        let regions = self
+            .folders(&self.service_prefix(account), "find_regions")
+            .await?;
+        if regions.is_empty() {
+            debug!(1, "+++ No regions found for AWS Account {account}");
+        }
+        Ok(regions)
+    }
+
+    pub async fn run(mut self) -> Result<Summary> {
+        self.check_bucket().await?;
+        self.state.ensure_table()?;
+        let accounts = match self.opts.accounts.clone() {
+            Some(a) if !a.is_empty() => a,
+            _ => self.find_account_ids().await?,
+        };
+        for account in &accounts {
+            // Regions are discovered for each account on its own (D9).
+            let regions = match self.opts.regions.clone() {
+                Some(r) if !r.is_empty() => r,
+                _ => self.find_regions(account).await?,
+            };
+            for region in &regions {
+                debug!(1, "+++ Working on {account} - {region}");
+                let scope = Scope {
+                    bucket_path: self.bucket_path(),
+                    account_id: account.clone(),
+                    region: Some(region.clone()),
+                    flow_log_id: None,
+                };
+                self.read_scope(&scope, account, region).await?;
+                if let Err(e) = self.state.trim(&scope, self.bucket.retention()) {
+                    crate::log::error(&format!(
+                        "Failed to execute DB cleanup - AWS Account ID: {account}  Region: {region}: {e:#}"
+                    ));
+                }
+            }
+        }
+        let summary = self.summary.clone();
+        self.state.close();
+        Ok(summary)
+    }
+
+    fn no_logs(&self, account: &str, region: &str) {
+        debug!(1, "+++ No logs to process in bucket: {account}/{region}");
+    }
+
+    async fn read_scope(&mut self, scope: &Scope, account: &str, region: &str) -> Result<()> {
+        let prefix = self.full_prefix(account, region);
+        let start_after = self.start_after(scope, account, region)?;
+        debug!(2, "+++ Marker: {start_after}");
+        if self.opts.reparse {
+            debug!(2, "++ Reparse mode enabled");
+        }
+        let mut token: Option<String> = None;
+        loop {
+            let mut request = self
+                .s3
+                .list_objects_v2()
+                .bucket(&self.opts.bucket)
+                .prefix(&prefix)
+                .max_keys(MAX_KEYS);
+            request = match &token {
+                Some(t) => request.continuation_token(t),
+                None => request.start_after(&start_after),
+            };
+            let page = request.send().await.map_err(|e| {
+                self.listing_failure("iter_files_in_bucket", classify("ListObjectsV2", &e), true)
+            })?;
+            if page.contents().is_empty() {
+                self.no_logs(account, region);
+                return Ok(());
+            }
+            let mut processed = 0;
+            for object in page.contents() {
+                let Some(key) = object.key() else { continue };
+                if key.is_empty() || key.ends_with('/') {
+                    continue;
+                }
+                if self.state.is_processed(scope, key)? {
+                    if self.opts.reparse {
+                        debug!(
+                            1,
+                            "++ File previously processed, but reparse flag set: {key}"
+                        );
+                    } else {
+                        debug!(1, "++ Skipping previously processed file: {key}");
+                        self.summary.objects_skipped += 1;
+                        continue;
+                    }
+                }
+                debug!(2, "++ Found new log: {key}");
+                self.process_object(scope, account, key).await?;
+                processed += 1;
+            }
+            if processed == 0 {
+                self.no_logs(account, region);
+            }
+            match page.next_continuation_token() {
+                Some(t) if page.is_truncated() == Some(true) => token = Some(t.to_string()),
+                _ => return Ok(()),
+            }
+        }
+    }
+
+    async fn fetch(&self, key: &str) -> Result<std::result::Result<Vec<u8>, ObjectFailure>> {
+        let resp = self
+            .s3
+            .get_object()
+            .bucket(&self.opts.bucket)
+            .key(key)
+            .send()
+            .await;
+        let resp = match resp {
+            Ok(r) => r,
+            Err(e) => {
+                let err = classify("GetObject", &e);
+                return match err.kind {
+                    AwsErrorKind::Service(_) => Ok(Err(ObjectFailure::Fetch(err.text))),
+                    _ => Err(self.listing_failure("get_object", err, true)),
+                };
+            }
+        };
+        // A body cut short is never taken as the whole object: the run stops, unrecorded.
+        let body = resp.body.collect().await.map_err(|e| {
+            fail(
+                code::S3_UNEXPECTED,
+                format!(
+                    "Unexpected error querying/working with objects in S3: reading {key}: {}",
+                    crate::aws::error_text(&e)
+                ),
+            )
+        })?;
+        Ok(Ok(body.into_bytes().to_vec()))
+    }
+
+    async fn events_of(
+        &self,
+        key: &str,
+    ) -> Result<std::result::Result<Vec<super::Event>, ObjectFailure>> {
+        let data = match self.fetch(key).await? {
+            Ok(d) => d,
+            Err(f) => return Ok(Err(f)),
+        };
+        let plain = match decode::decode(Compression::of_key(key), data) {
+            Ok(p) => p,
+            Err(e) => return Ok(Err(ObjectFailure::Decode(e))),
+        };
+        Ok(self.bucket.parse(key, &plain).map_err(ObjectFailure::Parse))
+    }
+
+    fn origin<'k>(&'k self, account: &'k str, key: &'k str) -> Origin<'k> {
+        Origin {
+            bucket: &self.opts.bucket,
+            account_alias: &self.opts.account_alias,
+            log_key: key,
+            account_id: match self.bucket.layout() {
+                Layout::AwsLogs { .. } => Some(account),
+            },
+        }
+    }
+
+    /// The error_msg text (with --skip_on_error) and the fatal exit otherwise.
+    fn failure_texts(key: &str, failure: &ObjectFailure) -> (String, i32, String) {
+        match failure {
+            ObjectFailure::Decode(DecodeError::InvalidGzip(d)) => (
+                format!("Failed to decompress file {key}: {d}"),
+                code::DECOMPRESS,
+                format!("Invalid gzip file received. Failed to decompress file {key}: {d}"),
+            ),
+            ObjectFailure::Decode(DecodeError::TruncatedGzip) => {
+                let text = format!(
+                    "Unknown error reading/parsing file {key}: {}",
+                    DecodeError::TruncatedGzip
+                );
+                (text.clone(), code::UNKNOWN, text)
+            }
+            ObjectFailure::Decode(DecodeError::InvalidZip(d)) => (
+                format!("Failed to decompress file {key}: {d}"),
+                code::DECOMPRESS,
+                format!("Invalid zip file received. Failed to decompress file {key}: {d}"),
+            ),
+            ObjectFailure::Decode(DecodeError::SnappyUnsupported) => (
+                format!("Failed to decompress file {key}: snappy compression is not supported"),
+                code::DECOMPRESS,
+                format!("Couldn't decompress the {key} file, snappy compression is not supported."),
+            ),
+            ObjectFailure::Parse(e) => {
+                let text = format!("Failed to parse file {key}: {e}");
+                (text.clone(), code::PARSE, text)
+            }
+            ObjectFailure::Fetch(e) => {
+                let text = format!("Unknown error reading/parsing file {key}: {e}");
+                (text.clone(), code::UNKNOWN, text)
+            }
+        }
+    }
+
+    fn send(&mut self, msg: &serde_json::Value) -> Result<()> {
+        let json = serde_json::to_string(msg)?;
+        debug!(3, "{json}");
+        if self.queue.send(&json)? {
+            self.summary.events_sent += 1;
+        }
+        Ok(())
+    }
+
+    async fn process_object(&mut self, scope: &Scope, account: &str, key: &str) -> Result<()> {
+        match self.events_of(key).await? {
+            Ok(events) => {
+                for event in events {
+                    if let Some(filter) = &self.opts.discard {
+                        if filter.should_skip(&serde_json::Value::Object(event.clone())) {
+                            debug!(
+                                2,
+                                "+++ The \"{}\" regex found a match in the \"{}\" field. The event will be skipped.",
+                                filter.pattern(),
+                                filter.field()
+                            );
+                            self.summary.events_discarded += 1;
+                            continue;
+                        }
+                        debug!(
+                            3,
+                            "+++ The \"{}\" regex did not find a match in the \"{}\" field. The event will be processed.",
+                            filter.pattern(),
+                            filter.field()
+                        );
+                    }
+                    let msg = message::envelope(&self.origin(account, key), event);
+                    for out in self.bucket.reshape(msg) {
+                        self.send(&out)?;
+                    }
+                }
+            }
+            Err(failure) => {
+                let (error_msg, exit_code, fatal) = Self::failure_texts(key, &failure);
+                if !self.opts.skip_on_error {
+                    return Err(fail(exit_code, fatal));
+                }
+                debug!(1, "++ {error_msg}; skipping...");
+                let msg = message::error_envelope(&self.origin(account, key), &error_msg);
+                self.send(&msg)?;
+            }
+        }
+        if self.opts.remove {
+            debug!(2, "+++ Remove file from S3 Bucket:{key}");
+            self.s3
+                .delete_object()
+                .bucket(&self.opts.bucket)
+                .key(key)
+                .send()
+                .await
+                .map_err(|e| {
+                    self.listing_failure("iter_files_in_bucket", classify("DeleteObject", &e), true)
+                })?;
+        }
+        if !self.opts.reparse {
+            match self.bucket.creation_date(key) {
+                Some(date) => self.state.mark_complete(scope, key, date)?,
+                None => debug!(
+                    2,
+                    "+++ Error marking log {key} as completed: no creation date in the key name"
+                ),
+            }
+        }
+        self.summary.objects_processed += 1;
+        Ok(())
+    }
+}

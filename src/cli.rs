@@ -1,0 +1,601 @@
+//! The command line of the reference wodle (`aws_tools.get_script_arguments`), flag for flag.
+//!
+//! Names, short forms, defaults and validation messages follow the reference so that
+//! wazuh-modulesd and existing cron lines keep working. argparse accepts multi-letter short
+//! flags (`-df`, `-sr`, ...); clap would read `-df` as `-d f`, so [`normalize_argv`] rewrites
+//! them to their long form before clap sees them.
+
+use chrono::NaiveDate;
+use clap::{ArgGroup, Parser};
+use regex::Regex;
+use std::path::PathBuf;
+use std::sync::OnceLock;
+
+/// Multi-letter short flags of the reference and the long flag each stands for.
+const MULTI_LETTER_SHORTS: &[(&str, &str)] = &[
+    ("-df", "--discard-field"),
+    ("-dr", "--discard-regex"),
+    ("-st", "--sts_endpoint"),
+    ("-se", "--service_endpoint"),
+    ("-rd", "--iam_role_duration"),
+    ("-sr", "--service"),
+    ("-sb", "--subscriber"),
+];
+
+const CREDENTIALS_URL: &str =
+    "https://documentation.wazuh.com/current/amazon/services/prerequisites/credentials.html";
+
+/// Every bucket type of the reference, in its order.
+pub const BUCKET_TYPES: &[&str] = &[
+    "cloudtrail",
+    "vpcflow",
+    "config",
+    "custom",
+    "guardduty",
+    "cisco_umbrella",
+    "waf",
+    "alb",
+    "clb",
+    "nlb",
+    "server_access",
+];
+
+/// A comma list given as one argument (clap would take `Vec<String>` as repeated values).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct List(pub Vec<String>);
+
+#[derive(Parser, Debug, Clone)]
+#[command(
+    name = "aws-s3",
+    version,
+    about = "Wazuh wodle for monitoring AWS: reads AWS logs from an S3 bucket and sends them to Wazuh",
+    long_about = "Wazuh wodle for monitoring AWS.\n\n\
+        Reads the logs a service writes to an S3 bucket, sends each event to the Wazuh analysis \
+        queue (<wazuh>/queue/sockets/queue) and records every processed object in \
+        <wazuh>/wodles/aws/s3_cloudtrail.db, so the next run continues where this one stopped.\n\n\
+        A drop-in replacement for <wazuh>/wodles/aws/aws-s3: same flags, messages, state file and \
+        exit codes.",
+    group(ArgGroup::new("source").required(true).args(["bucket", "service", "subscriber"])),
+)]
+pub struct Args {
+    /// S3 bucket containing the AWS logs (S3 bucket-name rules apply).
+    #[arg(short = 'b', long = "bucket", value_name = "NAME", value_parser = valid_bucket_name, help_heading = "Source")]
+    pub bucket: Option<String>,
+
+    /// Bucket type: cloudtrail, vpcflow, config, custom, guardduty, cisco_umbrella, waf, alb,
+    /// clb, nlb or server_access (case-insensitive).
+    #[arg(
+        short = 't',
+        long = "type",
+        value_name = "TYPE",
+        default_value = "cloudtrail",
+        help_heading = "Source"
+    )]
+    pub bucket_type: String,
+
+    /// AWS service to read instead of a bucket (inspector, cloudwatchlogs). Short form: -sr.
+    /// Not built into this binary yet.
+    #[arg(long = "service", value_name = "SERVICE", help_heading = "Source")]
+    pub service: Option<String>,
+
+    /// Subscriber type to read from an SQS queue (security_lake, buckets, security_hub).
+    /// Short form: -sb. Not built into this binary yet.
+    #[arg(long = "subscriber", value_name = "TYPE", help_heading = "Source")]
+    pub subscriber: Option<String>,
+
+    /// Name of the SQS queue, with --subscriber.
+    #[arg(short = 'q', long = "queue", value_name = "NAME", value_parser = valid_sqs_name, help_heading = "Source")]
+    pub queue: Option<String>,
+
+    /// Log groups to read, with --service cloudwatchlogs (comma list).
+    #[arg(short = 'g', long = "aws_log_groups", value_name = "GROUPS", default_value = "", value_parser = valid_key_no_slash, help_heading = "Source")]
+    pub aws_log_groups: String,
+
+    /// Profile from ~/.aws/credentials and ~/.aws/config to take credentials, region and
+    /// retry settings from.
+    #[arg(
+        short = 'p',
+        long = "aws_profile",
+        value_name = "PROFILE",
+        help_heading = "Authentication"
+    )]
+    pub aws_profile: Option<String>,
+
+    /// ARN of an IAM role to assume (through STS, session name WazuhLogParsing) to read the bucket.
+    #[arg(short = 'i', long = "iam_role_arn", value_name = "ARN", value_parser = valid_iam_role_arn, help_heading = "Authentication")]
+    pub iam_role_arn: Option<String>,
+
+    /// Duration of the assumed role session in seconds, 900 to 3600; needs --iam_role_arn.
+    /// Short form: -rd.
+    #[arg(long = "iam_role_duration", value_name = "SECONDS", value_parser = valid_iam_role_duration, help_heading = "Authentication")]
+    pub iam_role_duration: Option<u32>,
+
+    /// External ID for the role assumption (subscribers).
+    #[arg(
+        short = 'x',
+        long = "external_id",
+        value_name = "ID",
+        help_heading = "Authentication"
+    )]
+    pub external_id: Option<String>,
+
+    /// Access key ID. Deprecated since Wazuh 4.4: use a profile or a role instead.
+    #[arg(
+        short = 'a',
+        long = "access_key",
+        value_name = "KEY",
+        help_heading = "Authentication"
+    )]
+    pub access_key: Option<String>,
+
+    /// Secret access key. Deprecated since Wazuh 4.4: use a profile or a role instead.
+    /// Never printed, at any debug level.
+    #[arg(
+        short = 'k',
+        long = "secret_key",
+        value_name = "SECRET",
+        help_heading = "Authentication"
+    )]
+    pub secret_key: Option<String>,
+
+    /// URL of the STS endpoint (e.g. a VPC endpoint) used to assume --iam_role_arn. Short form: -st.
+    #[arg(
+        long = "sts_endpoint",
+        value_name = "URL",
+        help_heading = "Authentication"
+    )]
+    pub sts_endpoint: Option<String>,
+
+    /// URL of the S3 endpoint to read the logs from (a VPC endpoint or an S3-compatible
+    /// store). Default: AWS_ENDPOINT_URL, then the AWS endpoint. Short form: -se.
+    #[arg(
+        long = "service_endpoint",
+        value_name = "URL",
+        help_heading = "Authentication"
+    )]
+    pub service_endpoint: Option<String>,
+
+    /// Only read these accounts: comma list of 12-digit IDs. Default: every account found
+    /// under AWSLogs/.
+    #[arg(short = 'c', long = "aws_account_id", value_name = "IDS", value_parser = valid_account_ids, help_heading = "Selection")]
+    pub aws_account_id: Option<List>,
+
+    /// Alias of the account, copied into each event's log_info.aws_account_alias.
+    #[arg(
+        short = 'n',
+        long = "aws_account_alias",
+        value_name = "ALIAS",
+        default_value = "",
+        help_heading = "Selection"
+    )]
+    pub aws_account_alias: String,
+
+    /// AWS organization ID of an organization trail (AWSLogs/[SUFFIX/]ORG_ID/ACCOUNT/...).
+    #[arg(
+        short = 'O',
+        long = "aws_organization_id",
+        value_name = "ORG_ID",
+        help_heading = "Selection"
+    )]
+    pub aws_organization_id: Option<String>,
+
+    /// Key prefix in front of AWSLogs/ (a trailing / is added).
+    #[arg(short = 'l', long = "trail_prefix", value_name = "PREFIX", default_value = "", value_parser = valid_key, help_heading = "Selection")]
+    pub trail_prefix: String,
+
+    /// Key part between AWSLogs/ and the account folders (a trailing / is added).
+    #[arg(short = 'L', long = "trail_suffix", value_name = "SUFFIX", default_value = "", value_parser = valid_key, help_heading = "Selection")]
+    pub trail_suffix: String,
+
+    /// Only read logs from this date on, format YYYY-MMM-DD (e.g. 2024-JAN-31). Default: today
+    /// (UTC) on the first run; later runs continue after the last processed object.
+    #[arg(short = 's', long = "only_logs_after", value_name = "DATE", value_parser = valid_date, help_heading = "Selection")]
+    pub only_logs_after: Option<NaiveDate>,
+
+    /// Only read these regions: comma list (e.g. us-east-1,eu-west-1). Default: every region
+    /// folder found for each account.
+    #[arg(short = 'r', long = "regions", value_name = "REGIONS", value_parser = valid_regions, help_heading = "Selection")]
+    pub regions: Option<List>,
+
+    /// Name of the event field (dotted path, e.g. userIdentity.type) that --discard-regex is
+    /// matched against. Short form: -df.
+    #[arg(
+        long = "discard-field",
+        value_name = "FIELD",
+        help_heading = "Selection"
+    )]
+    pub discard_field: Option<String>,
+
+    /// Events whose --discard-field value matches this regex (from its start) are not sent.
+    /// Short form: -dr.
+    #[arg(
+        long = "discard-regex",
+        value_name = "REGEX",
+        help_heading = "Selection"
+    )]
+    pub discard_regex: Option<String>,
+
+    /// Send one error_msg event for an object that cannot be decompressed or parsed, and go
+    /// on, instead of stopping the run.
+    #[arg(short = 'e', long = "skip_on_error", help_heading = "Behaviour")]
+    pub skip_on_error: bool,
+
+    /// Read again objects already recorded as processed (from --only_logs_after, or today).
+    /// Nothing is recorded in this mode.
+    #[arg(short = 'o', long = "reparse", help_heading = "Behaviour")]
+    pub reparse: bool,
+
+    /// Delete each object from the bucket once its events were sent. Beware: the logs are gone.
+    #[arg(short = 'R', long = "remove", help_heading = "Behaviour")]
+    pub remove: bool,
+
+    /// Remove processed log streams from the log group (--service cloudwatchlogs).
+    #[arg(short = 'P', long = "remove-log-streams", help_heading = "Behaviour")]
+    pub remove_log_streams: bool,
+
+    /// Debug level 0 to 3: 1 progress, 2 markers and objects, 3 every message sent.
+    #[arg(
+        short = 'd',
+        long = "debug",
+        value_name = "LEVEL",
+        default_value_t = 0,
+        help_heading = "Output"
+    )]
+    pub debug: u8,
+
+    /// Wazuh installation folder. Default: the folder above `wodles` in this program's path,
+    /// else /var/ossec. Also read from the WAZUH_ROOT environment variable.
+    #[arg(
+        long = "wazuh_root",
+        value_name = "DIR",
+        env = "WAZUH_ROOT",
+        help_heading = "Output"
+    )]
+    pub wazuh_root: Option<PathBuf>,
+}
+
+impl Args {
+    /// Parse the process arguments as the reference does, multi-letter short flags included.
+    pub fn parse_process() -> Self {
+        Args::parse_from(normalize_argv(std::env::args_os().collect()))
+    }
+
+    /// Rules that argparse checks after parsing, with the reference's wording.
+    pub fn post_validate(&self) -> anyhow::Result<()> {
+        if self.iam_role_duration.is_some() && self.iam_role_arn.is_none() {
+            return Err(crate::exit::fail(
+                crate::exit::code::UNKNOWN,
+                "Unknown error: Used --iam_role_duration argument but no --iam_role_arn provided.",
+            ));
+        }
+        Ok(())
+    }
+
+    /// The arguments for a debug line, secrets masked.
+    pub fn describe_argv(argv: &[String]) -> String {
+        let mut out = Vec::with_capacity(argv.len());
+        let mut mask_next = false;
+        for a in argv {
+            if mask_next {
+                out.push(format!("'{}'", crate::log::REDACTED));
+                mask_next = false;
+                continue;
+            }
+            if a == "-k" || a == "--secret_key" {
+                mask_next = true;
+            }
+            if let Some(rest) = a.strip_prefix("--secret_key=") {
+                let _ = rest;
+                out.push(format!("'--secret_key={}'", crate::log::REDACTED));
+                continue;
+            }
+            out.push(format!("'{a}'"));
+        }
+        format!("[{}]", out.join(", "))
+    }
+}
+
+pub fn deprecated_message(name: &str) -> String {
+    format!(
+        "The {name} authentication parameter was deprecated in 4.4. Please use another \
+         authentication method instead. Check {CREDENTIALS_URL} for more information."
+    )
+}
+
+/// Rewrite argparse-style multi-letter short flags (`-df x`, `-df=x`) to long flags.
+pub fn normalize_argv(argv: Vec<std::ffi::OsString>) -> Vec<std::ffi::OsString> {
+    argv.into_iter()
+        .enumerate()
+        .map(|(i, arg)| {
+            if i == 0 {
+                return arg;
+            }
+            let Some(s) = arg.to_str() else { return arg };
+            for (short, long) in MULTI_LETTER_SHORTS {
+                if s == *short {
+                    return (*long).into();
+                }
+                if let Some(value) = s.strip_prefix(short).and_then(|r| r.strip_prefix('=')) {
+                    return format!("{long}={value}").into();
+                }
+            }
+            arg
+        })
+        .collect()
+}
+
+fn regex(cell: &'static OnceLock<Regex>, pattern: &str) -> &'static Regex {
+    cell.get_or_init(|| Regex::new(pattern).expect("static regex"))
+}
+
+pub fn valid_bucket_name(arg: &str) -> Result<String, String> {
+    static RE: OnceLock<Regex> = OnceLock::new();
+    let shape = regex(&RE, r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$");
+    // The reference's negative look-ahead, spelled out: Rust's regex has no look-around.
+    let reserved = arg.starts_with("xn--") || arg.ends_with("-s3alias") || arg.ends_with("--ol-s3");
+    if shape.is_match(arg) && !reserved {
+        Ok(arg.to_string())
+    } else {
+        Err(format!("'{arg}' isn't a valid bucket name."))
+    }
+}
+
+fn valid_sqs_name(arg: &str) -> Result<String, String> {
+    static RE: OnceLock<Regex> = OnceLock::new();
+    if regex(&RE, r"^[a-zA-Z0-9_-]{1,80}$").is_match(arg) {
+        Ok(arg.to_string())
+    } else {
+        Err(
+            "Invalid SQS Name specified. Value must be up to 80 characters and the valid values \
+             are alphanumeric characters, hyphens (-), and underscores (_)"
+                .to_string(),
+        )
+    }
+}
+
+fn valid_iam_role_arn(arg: &str) -> Result<String, String> {
+    static RE: OnceLock<Regex> = OnceLock::new();
+    let re = regex(
+        &RE,
+        r"^arn:[^:\n]*:[^:\n]*:[^:\n]*:[^:\n]*:([^:/\n]*[:/])?.*$",
+    );
+    if re.is_match(arg) {
+        Ok(arg.to_string())
+    } else {
+        Err("Invalid ARN Role specified. Value must be a valid ARN Role.".to_string())
+    }
+}
+
+fn valid_iam_role_duration(arg: &str) -> Result<u32, String> {
+    if arg.is_empty() || !arg.chars().all(|c| c.is_ascii_digit()) {
+        return Err("Invalid session duration specified. Value must be a valid number.".into());
+    }
+    match arg.parse::<u32>() {
+        Ok(n) if (900..=3600).contains(&n) => Ok(n),
+        _ => Err("Invalid session duration specified. Value must be between 900 and 3600.".into()),
+    }
+}
+
+pub fn valid_account_ids(arg: &str) -> Result<List, String> {
+    let ids: Vec<String> = arg.split(',').map(str::to_string).collect();
+    for id in &ids {
+        let trimmed = id.trim();
+        let digits = !trimmed.is_empty() && trimmed.chars().all(|c| c.is_ascii_digit());
+        if !digits || id.chars().count() != 12 {
+            return Err(format!(
+                "Not valid AWS account ID (numeric digits only): '{arg}'."
+            ));
+        }
+    }
+    Ok(List(ids))
+}
+
+pub fn valid_regions(arg: &str) -> Result<List, String> {
+    static RE: OnceLock<Regex> = OnceLock::new();
+    let re = regex(&RE, r"^([a-z]{2}(-gov)?)-([a-z]+)-\d$");
+    if arg.is_empty() {
+        return Ok(List(Vec::new()));
+    }
+    let mut regions = Vec::new();
+    for region in arg.split(',') {
+        if !re.is_match(region) {
+            return Err(format!(
+                "WARNING: The region '{region}' has not a valid format.'"
+            ));
+        }
+        let r = region.trim();
+        if !r.is_empty() {
+            regions.push(r.to_string());
+        }
+    }
+    regions.sort();
+    regions.dedup();
+    Ok(List(regions))
+}
+
+const KEY_CHARS_TO_AVOID: &str = "\\{}^%`[]'\"<>~#|";
+const KEY_XML_CONSTRAINTS: &[&str] = &[
+    "&apos;", "&quot;", "&amp;", "&lt;", "&gt;", "&#13;", "&#10;",
+];
+
+fn check_key(arg: &str) -> Result<(), String> {
+    let bad_char = arg.chars().any(|c| KEY_CHARS_TO_AVOID.contains(c));
+    let bad_entity = KEY_XML_CONSTRAINTS.iter().any(|e| arg.contains(e));
+    if bad_char || bad_entity {
+        return Err(format!(
+            "'{arg}' has an invalid character. Avoid to use '{KEY_CHARS_TO_AVOID}' or '{}'.",
+            KEY_XML_CONSTRAINTS.concat()
+        ));
+    }
+    Ok(())
+}
+
+pub fn valid_key(arg: &str) -> Result<String, String> {
+    check_key(arg)?;
+    if !arg.is_empty() && !arg.ends_with('/') {
+        return Ok(format!("{arg}/"));
+    }
+    Ok(arg.to_string())
+}
+
+fn valid_key_no_slash(arg: &str) -> Result<String, String> {
+    check_key(arg)?;
+    Ok(arg.to_string())
+}
+
+/// `YYYY-MMM-DD` as Python's `strptime("%Y-%b-%d")` reads it: month abbreviations in any case,
+/// one- or two-digit days, real calendar dates only.
+pub fn valid_date(arg: &str) -> Result<NaiveDate, String> {
+    const MONTHS: [&str; 12] = [
+        "jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec",
+    ];
+    let err = || format!("Argument not a valid date in format YYYY-MMM-DD: '{arg}'.");
+    let parts: Vec<&str> = arg.split('-').collect();
+    let [year, month, day] = parts.as_slice() else {
+        return Err(err());
+    };
+    if year.len() != 4 || !year.chars().all(|c| c.is_ascii_digit()) {
+        return Err(err());
+    }
+    let month = MONTHS
+        .iter()
+        .position(|m| m.eq_ignore_ascii_case(month))
+        .ok_or_else(err)?;
+    if day.is_empty() || day.len() > 2 || !day.chars().all(|c| c.is_ascii_digit()) {
+        return Err(err());
+    }
+    let (y, d) = (
+        year.parse::<i32>().map_err(|_| err())?,
+        day.parse::<u32>().map_err(|_| err())?,
+    );
+    NaiveDate::from_ymd_opt(y, month as u32 + 1, d).ok_or_else(err)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(args: &[&str]) -> Result<Args, clap::Error> {
+        let argv = std::iter::once("aws-s3")
+            .chain(args.iter().copied())
+            .map(std::ffi::OsString::from)
+            .collect();
+        Args::try_parse_from(normalize_argv(argv))
+    }
+
+    #[test]
+    fn multi_letter_short_flags_are_accepted() {
+        let a = parse(&[
+            "-b",
+            "my-bucket",
+            "-df",
+            "userIdentity.type",
+            "-dr",
+            "Root",
+            "-st",
+            "https://sts.example",
+            "-se=https://s3.example",
+            "-rd",
+            "900",
+            "-i",
+            "arn:aws:iam::123456789012:role/r",
+        ])
+        .unwrap();
+        assert_eq!(a.discard_field.as_deref(), Some("userIdentity.type"));
+        assert_eq!(a.discard_regex.as_deref(), Some("Root"));
+        assert_eq!(a.sts_endpoint.as_deref(), Some("https://sts.example"));
+        assert_eq!(a.service_endpoint.as_deref(), Some("https://s3.example"));
+        assert_eq!(a.iam_role_duration, Some(900));
+        assert_eq!(a.debug, 0);
+        assert_eq!(a.bucket_type, "cloudtrail");
+    }
+
+    #[test]
+    fn one_source_is_required() {
+        assert!(parse(&["-t", "cloudtrail"]).is_err());
+        assert!(parse(&["-b", "abc", "-sr", "inspector"]).is_err());
+        assert!(parse(&["-sr", "inspector"]).is_ok());
+    }
+
+    #[test]
+    fn dates_follow_strptime() {
+        assert_eq!(
+            valid_date("2024-JAN-31").unwrap(),
+            NaiveDate::from_ymd_opt(2024, 1, 31).unwrap()
+        );
+        assert_eq!(
+            valid_date("2024-feb-9").unwrap(),
+            NaiveDate::from_ymd_opt(2024, 2, 9).unwrap()
+        );
+        assert!(valid_date("2024-13-01").is_err());
+        assert!(valid_date("2023-FEB-29").is_err());
+        assert!(valid_date("24-JAN-01").is_err());
+        assert!(valid_date("2024-January-01").is_err());
+    }
+
+    #[test]
+    fn regions_are_checked_sorted_and_unique() {
+        assert_eq!(
+            valid_regions("us-west-2,eu-central-1,us-west-2").unwrap().0,
+            vec!["eu-central-1", "us-west-2"]
+        );
+        assert!(valid_regions("us_west_2").is_err());
+        assert!(valid_regions("us-west-2,,eu-west-1").is_err());
+        assert!(valid_regions("us-gov-west-1").is_ok());
+    }
+
+    #[test]
+    fn account_ids_are_twelve_digits() {
+        assert_eq!(
+            valid_account_ids("111122223333,444455556666")
+                .unwrap()
+                .0
+                .len(),
+            2
+        );
+        assert!(valid_account_ids("1111222233").is_err());
+        assert!(valid_account_ids("11112222333a").is_err());
+    }
+
+    #[test]
+    fn keys_get_a_trailing_slash_and_reject_bad_characters() {
+        assert_eq!(valid_key("trails/main").unwrap(), "trails/main/");
+        assert_eq!(valid_key("trails/").unwrap(), "trails/");
+        assert_eq!(valid_key("").unwrap(), "");
+        assert!(valid_key("bad{key").is_err());
+        assert!(valid_key("a&amp;b").is_err());
+    }
+
+    #[test]
+    fn bucket_names_follow_s3_rules() {
+        assert!(valid_bucket_name("acme-cloudtrail-logs").is_ok());
+        assert!(valid_bucket_name("Upper").is_err());
+        assert!(valid_bucket_name("ab").is_err());
+        assert!(valid_bucket_name("xn--bucket").is_err());
+        assert!(valid_bucket_name("bucket-s3alias").is_err());
+    }
+
+    #[test]
+    fn role_duration_range() {
+        assert!(valid_iam_role_duration("899").is_err());
+        assert!(valid_iam_role_duration("3600").is_ok());
+        assert!(valid_iam_role_duration("15m").is_err());
+    }
+
+    #[test]
+    fn duration_without_role_is_exit_1() {
+        let a = parse(&["-b", "abc", "-rd", "900"]).unwrap();
+        let err = a.post_validate().unwrap_err();
+        assert_eq!(crate::exit::report(&err), 1);
+    }
+
+    #[test]
+    fn secret_is_masked_in_argv_line() {
+        let argv: Vec<String> = ["aws-s3", "-k", "SECRET", "--secret_key=SECRET2", "-b", "x"]
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
+        let line = Args::describe_argv(&argv);
+        assert!(!line.contains("SECRET"), "{line}");
+    }
+}

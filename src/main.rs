@@ -1,0 +1,80 @@
+//! `aws-s3`: a drop-in replacement for the Wazuh AWS S3 wodle.
+
+mod app;
+mod aws;
+mod bucket;
+mod cli;
+mod decode;
+mod exit;
+mod log;
+mod message;
+mod queue;
+mod regions;
+mod state;
+mod wazuh;
+
+use std::io::Write;
+
+fn finish(code: i32) -> ! {
+    let _ = std::io::stdout().flush();
+    std::process::exit(code)
+}
+
+/// SIGINT ends the run as the reference does (exit 2); SIGTERM ends it the same way with the
+/// conventional 143. Objects already sent are committed, the one in flight is not.
+async fn watch_signals() {
+    use tokio::signal::unix::{signal, SignalKind};
+    let (Ok(mut int), Ok(mut term)) = (
+        signal(SignalKind::interrupt()),
+        signal(SignalKind::terminate()),
+    ) else {
+        return;
+    };
+    tokio::select! {
+        _ = int.recv() => {
+            log::error("SIGINT received.");
+            finish(exit::code::SIGINT_OR_BAD_ARGS);
+        }
+        _ = term.recv() => {
+            log::error("SIGTERM received.");
+            finish(143);
+        }
+    }
+}
+
+fn main() {
+    let argv: Vec<String> = std::env::args_os()
+        .map(|a| a.to_string_lossy().into_owned())
+        .collect();
+    let args = cli::Args::parse_process();
+    log::set_debug_level(args.debug);
+    for secret in [&args.secret_key, &args.access_key].into_iter().flatten() {
+        if std::ptr::eq(secret, args.secret_key.as_ref().unwrap_or(secret)) {
+            log::register_secret(secret);
+        }
+    }
+    debug!(1, "+++ Debug mode on - Level: {}", args.debug);
+    debug!(2, "Args: {}", cli::Args::describe_argv(&argv));
+
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            log::error(&format!(
+                "Unknown error: cannot start the async runtime: {e}"
+            ));
+            finish(exit::code::UNKNOWN);
+        }
+    };
+    let code = runtime.block_on(async {
+        tokio::spawn(watch_signals());
+        match app::run(args).await {
+            Ok(()) => 0,
+            Err(e) => exit::report(&e),
+        }
+    });
+    finish(code)
+}
