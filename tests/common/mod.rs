@@ -1,0 +1,274 @@
+//! Real parts for the integration tests: a moto server (S3, STS) on 127.0.0.1, a fake Wazuh
+//! installation with a bound UNIX datagram socket standing in for analysisd's queue, and the
+//! real `aws-s3` binary.
+#![allow(dead_code)]
+
+use aws_sdk_s3::primitives::ByteStream;
+use flate2::write::GzEncoder;
+use std::io::{BufRead, BufReader, Write};
+use std::os::unix::net::UnixDatagram;
+use std::path::{Path, PathBuf};
+use std::process::{Child, ChildStdin, Command, Stdio};
+use std::sync::{Arc, Mutex, OnceLock};
+use std::time::Duration;
+
+pub const HEADER: &str = "1:Wazuh-AWS:";
+
+struct Moto {
+    url: String,
+    // Held open for the life of the test process; the server exits when it closes.
+    _stdin: ChildStdin,
+    _child: Child,
+}
+
+fn python() -> String {
+    if let Ok(p) = std::env::var("MOTO_PYTHON") {
+        return p;
+    }
+    let venv = Path::new(env!("CARGO_MANIFEST_DIR")).join(".venv/bin/python3");
+    if venv.exists() {
+        return venv.to_string_lossy().into_owned();
+    }
+    "python3".to_string()
+}
+
+/// The URL of this test process's moto server, started on first use.
+pub fn moto_url() -> &'static str {
+    static MOTO: OnceLock<Moto> = OnceLock::new();
+    &MOTO
+        .get_or_init(|| {
+            let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/common/moto_server.py");
+            let mut child = Command::new(python())
+                .arg(script)
+                .stdin(Stdio::piped())
+                .stdout(Stdio::piped())
+                .stderr(Stdio::null())
+                .spawn()
+                .expect("start moto (run .ci/run once, or set MOTO_PYTHON)");
+            let stdout = child.stdout.take().unwrap();
+            let mut line = String::new();
+            BufReader::new(stdout).read_line(&mut line).unwrap();
+            let port: u16 = line.trim().parse().expect("moto printed its port");
+            Moto {
+                url: format!("http://127.0.0.1:{port}"),
+                _stdin: child.stdin.take().unwrap(),
+                _child: child,
+            }
+        })
+        .url
+}
+
+pub async fn s3() -> aws_sdk_s3::Client {
+    let conf = aws_sdk_s3::Config::builder()
+        .behavior_version(aws_sdk_s3::config::BehaviorVersion::latest())
+        .region(aws_sdk_s3::config::Region::new("us-east-1"))
+        .endpoint_url(moto_url())
+        .force_path_style(true)
+        .credentials_provider(aws_sdk_s3::config::Credentials::new(
+            "testing", "testing", None, None, "tests",
+        ))
+        .build();
+    aws_sdk_s3::Client::from_conf(conf)
+}
+
+pub async fn create_bucket(name: &str) -> aws_sdk_s3::Client {
+    let client = s3().await;
+    client.create_bucket().bucket(name).send().await.unwrap();
+    client
+}
+
+pub async fn put(client: &aws_sdk_s3::Client, bucket: &str, key: &str, body: Vec<u8>) {
+    client
+        .put_object()
+        .bucket(bucket)
+        .key(key)
+        .body(ByteStream::from(body))
+        .send()
+        .await
+        .unwrap();
+}
+
+pub async fn keys(client: &aws_sdk_s3::Client, bucket: &str) -> Vec<String> {
+    let resp = client.list_objects_v2().bucket(bucket).send().await.unwrap();
+    resp.contents().iter().filter_map(|o| o.key().map(String::from)).collect()
+}
+
+pub fn gzip(data: &[u8]) -> Vec<u8> {
+    let mut e = GzEncoder::new(Vec::new(), flate2::Compression::default());
+    e.write_all(data).unwrap();
+    e.finish().unwrap()
+}
+
+/// A CloudTrail object with `n` records named `{tag}-{i}`.
+pub fn trail_object(tag: &str, n: usize) -> Vec<u8> {
+    let records: Vec<serde_json::Value> = (0..n)
+        .map(|i| {
+            serde_json::json!({
+                "eventVersion": "1.09",
+                "eventName": format!("{tag}-{i}"),
+                "eventSource": "s3.amazonaws.com",
+                "sourceIPAddress": "198.51.100.7",
+                "userIdentity": {"type": "IAMUser", "userName": "alice"},
+                "errorCode": null,
+                "resources": [{"type": "AWS::S3::Object", "ARN": "arn:aws:s3:::b/k"}],
+            })
+        })
+        .collect();
+    gzip(serde_json::json!({ "Records": records }).to_string().as_bytes())
+}
+
+pub fn trail_key(account: &str, region: &str, day: &str, time: &str, id: &str) -> String {
+    // day: YYYY/MM/DD, time: HHMM
+    let compact = day.replace('/', "");
+    format!(
+        "AWSLogs/{account}/CloudTrail/{region}/{day}/{account}_CloudTrail_{region}_{compact}T{time}Z_{id}.json.gz"
+    )
+}
+
+/// A fake Wazuh installation with a listening queue socket.
+pub struct Wazuh {
+    pub dir: tempfile::TempDir,
+    pub home: PathBuf,
+    received: Arc<Mutex<Vec<Vec<u8>>>>,
+    socket: Option<Arc<UnixDatagram>>,
+}
+
+pub struct RunResult {
+    pub code: i32,
+    pub stdout: String,
+}
+
+impl Wazuh {
+    pub fn new() -> Wazuh {
+        Self::build(true)
+    }
+
+    /// An installation whose analysisd is not running (no queue socket).
+    pub fn without_queue() -> Wazuh {
+        Self::build(false)
+    }
+
+    fn build(with_queue: bool) -> Wazuh {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path().join("root");
+        for d in ["bin", "queue/sockets", "wodles/aws", "logs"] {
+            std::fs::create_dir_all(root.join(d)).unwrap();
+        }
+        let control = root.join("bin/wazuh-control");
+        std::fs::write(
+            &control,
+            "#!/bin/sh\necho 'WAZUH_VERSION=\"v4.14.7\"'\necho 'WAZUH_REVISION=\"rc1\"'\n",
+        )
+        .unwrap();
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&control, std::fs::Permissions::from_mode(0o755)).unwrap();
+        let home = dir.path().join("home");
+        std::fs::create_dir_all(home.join(".aws")).unwrap();
+        std::fs::write(
+            home.join(".aws/credentials"),
+            "[default]\naws_access_key_id = testing\naws_secret_access_key = testing\n",
+        )
+        .unwrap();
+        std::fs::write(
+            home.join(".aws/config"),
+            "[default]\nregion = us-east-1\ns3 =\n    addressing_style = path\n",
+        )
+        .unwrap();
+        let received = Arc::new(Mutex::new(Vec::new()));
+        let socket = with_queue.then(|| {
+            let s = Arc::new(UnixDatagram::bind(root.join("queue/sockets/queue")).unwrap());
+            s.set_read_timeout(Some(Duration::from_millis(100))).unwrap();
+            let (reader, sink) = (s.clone(), received.clone());
+            std::thread::spawn(move || {
+                let mut buf = vec![0u8; 1 << 20];
+                loop {
+                    match reader.recv(&mut buf) {
+                        Ok(n) => sink.lock().unwrap().push(buf[..n].to_vec()),
+                        Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => continue,
+                        Err(_) => return,
+                    }
+                }
+            });
+            s
+        });
+        Wazuh {
+            dir,
+            home,
+            received,
+            socket,
+        }
+    }
+
+    pub fn root(&self) -> PathBuf {
+        self.dir.path().join("root")
+    }
+
+    pub fn db_path(&self) -> PathBuf {
+        self.root().join("wodles/aws/s3_cloudtrail.db")
+    }
+
+    pub fn command(&self, program: &Path, args: &[&str]) -> Command {
+        let mut cmd = Command::new(program);
+        cmd.args(args)
+            .env_clear()
+            .env("PATH", std::env::var("PATH").unwrap_or_default())
+            .env("HOME", &self.home)
+            .env("AWS_ENDPOINT_URL", moto_url())
+            .env("AWS_EC2_METADATA_DISABLED", "true")
+            .env("TZ", "UTC")
+            .current_dir(self.root());
+        cmd
+    }
+
+    /// Run the binary with `WAZUH_ROOT` pointing at this installation.
+    pub fn run(&self, args: &[&str]) -> RunResult {
+        let mut cmd = self.command(Path::new(env!("CARGO_BIN_EXE_aws-s3")), args);
+        cmd.env("WAZUH_ROOT", self.root());
+        Self::finish(cmd)
+    }
+
+    pub fn finish(mut cmd: Command) -> RunResult {
+        let out = cmd.output().unwrap();
+        RunResult {
+            code: out.status.code().unwrap_or(-1),
+            stdout: String::from_utf8_lossy(&out.stdout).into_owned()
+                + &String::from_utf8_lossy(&out.stderr),
+        }
+    }
+
+    /// Every datagram received so far, checked for the header, as JSON; then cleared.
+    pub fn take_messages(&self) -> Vec<serde_json::Value> {
+        // Datagrams already sent are queued in the socket; give the reader a moment.
+        std::thread::sleep(Duration::from_millis(300));
+        let got = std::mem::take(&mut *self.received.lock().unwrap());
+        got.into_iter()
+            .map(|d| {
+                let text = String::from_utf8(d).unwrap();
+                let json = text.strip_prefix(HEADER).expect("datagram header");
+                serde_json::from_str(json).unwrap()
+            })
+            .collect()
+    }
+
+    pub fn rows(&self, table: &str) -> Vec<(String, String, String, String, i64)> {
+        let conn = rusqlite::Connection::open(self.db_path()).unwrap();
+        let mut st = conn
+            .prepare(&format!(
+                "SELECT bucket_path, aws_account_id, aws_region, log_key, created_date FROM {table} ORDER BY log_key"
+            ))
+            .unwrap();
+        st.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?)))
+            .unwrap()
+            .map(|r| r.unwrap())
+            .collect()
+    }
+}
+
+pub fn event_names(messages: &[serde_json::Value]) -> Vec<String> {
+    let mut names: Vec<String> = messages
+        .iter()
+        .filter_map(|m| m["aws"]["eventName"].as_str().map(String::from))
+        .collect();
+    names.sort();
+    names
+}
