@@ -89,8 +89,16 @@ pub async fn put(client: &aws_sdk_s3::Client, bucket: &str, key: &str, body: Vec
 }
 
 pub async fn keys(client: &aws_sdk_s3::Client, bucket: &str) -> Vec<String> {
-    let resp = client.list_objects_v2().bucket(bucket).send().await.unwrap();
-    resp.contents().iter().filter_map(|o| o.key().map(String::from)).collect()
+    let resp = client
+        .list_objects_v2()
+        .bucket(bucket)
+        .send()
+        .await
+        .unwrap();
+    resp.contents()
+        .iter()
+        .filter_map(|o| o.key().map(String::from))
+        .collect()
 }
 
 pub fn gzip(data: &[u8]) -> Vec<u8> {
@@ -114,7 +122,11 @@ pub fn trail_object(tag: &str, n: usize) -> Vec<u8> {
             })
         })
         .collect();
-    gzip(serde_json::json!({ "Records": records }).to_string().as_bytes())
+    gzip(
+        serde_json::json!({ "Records": records })
+            .to_string()
+            .as_bytes(),
+    )
 }
 
 pub fn trail_key(account: &str, region: &str, day: &str, time: &str, id: &str) -> String {
@@ -177,7 +189,8 @@ impl Wazuh {
         let received = Arc::new(Mutex::new(Vec::new()));
         let socket = with_queue.then(|| {
             let s = Arc::new(UnixDatagram::bind(root.join("queue/sockets/queue")).unwrap());
-            s.set_read_timeout(Some(Duration::from_millis(100))).unwrap();
+            s.set_read_timeout(Some(Duration::from_millis(100)))
+                .unwrap();
             let (reader, sink) = (s.clone(), received.clone());
             std::thread::spawn(move || {
                 let mut buf = vec![0u8; 1 << 20];
@@ -257,10 +270,12 @@ impl Wazuh {
                 "SELECT bucket_path, aws_account_id, aws_region, log_key, created_date FROM {table} ORDER BY log_key"
             ))
             .unwrap();
-        st.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?)))
-            .unwrap()
-            .map(|r| r.unwrap())
-            .collect()
+        st.query_map([], |r| {
+            Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?))
+        })
+        .unwrap()
+        .map(|r| r.unwrap())
+        .collect()
     }
 }
 
