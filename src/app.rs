@@ -2,7 +2,7 @@
 //! decides what exists on disk when a run fails early).
 
 use crate::aws::{self, AwsOptions};
-use crate::bucket::{self, driver::Driver, driver::RunOptions, TypeError};
+use crate::bucket::{self, driver::Driver, driver::RunOptions, Layout};
 use crate::cli::Args;
 use crate::debug;
 use crate::exit::{code, fail, Failure};
@@ -33,15 +33,8 @@ pub async fn run(args: Args) -> Result<()> {
         ));
     }
     let bucket_name = args.bucket.clone().expect("clap requires a source");
-    let bucket = match bucket::for_type(&args.bucket_type) {
-        Ok(b) => b,
-        Err(TypeError::Invalid) => return Err(fail(code::INVALID_TYPE, "Invalid type of bucket")),
-        Err(TypeError::NotImplemented(t)) => {
-            return Err(fail(
-                code::INVALID_TYPE,
-                format!("Bucket type '{t}' is not implemented by this aws-s3 binary yet."),
-            ))
-        }
+    let Some(mut bucket) = bucket::for_type(&args.bucket_type, &args.trail_prefix) else {
+        return Err(fail(code::INVALID_TYPE, "Invalid type of bucket"));
     };
     for region in args.regions.iter().flat_map(|l| l.0.iter()) {
         if !crate::regions::is_known(region) {
@@ -78,6 +71,14 @@ pub async fn run(args: Args) -> Result<()> {
     };
     let (table, kind) = bucket.table();
     let state = State::open(&install.state_db(), &version, table, kind)?;
+    if bucket.type_name() == "guardduty" {
+        let native = guardduty_is_native(&clients.s3, &bucket_name, &args.trail_prefix).await?;
+        bucket = Box::new(bucket::guardduty::GuardDuty { native });
+    }
+    let caller_account = match bucket.layout() {
+        Layout::Custom => Some(clients.caller_account().await?),
+        Layout::AwsLogs { .. } => None,
+    };
     let driver = Driver {
         opts: RunOptions {
             bucket: bucket_name,
@@ -93,9 +94,10 @@ pub async fn run(args: Args) -> Result<()> {
             skip_on_error: args.skip_on_error,
             remove: args.remove,
             discard,
+            caller_account,
         },
         bucket: bucket.as_ref(),
-        s3: clients.s3,
+        clients: &clients,
         state,
         queue: Queue::new(&install.queue_socket()),
         summary: Default::default(),
@@ -110,4 +112,28 @@ pub async fn run(args: Args) -> Result<()> {
         summary.events_discarded
     );
     Ok(())
+}
+
+/// Native GuardDuty exports live under `PREFIX/AWSLogs/`; anything else is the deprecated
+/// Kinesis Firehose layout.
+async fn guardduty_is_native(s3: &aws_sdk_s3::Client, bucket: &str, prefix: &str) -> Result<bool> {
+    let resp = s3
+        .list_objects_v2()
+        .bucket(bucket)
+        .prefix(format!("{prefix}AWSLogs"))
+        .delimiter("/")
+        .max_keys(1)
+        .send()
+        .await
+        .map_err(|e| {
+            let err = aws::classify("ListObjectsV2", &e);
+            fail(
+                code::S3_UNEXPECTED,
+                format!(
+                    "Unexpected error querying/working with objects in S3: {}",
+                    err.text
+                ),
+            )
+        })?;
+    Ok(!resp.common_prefixes().is_empty())
 }

@@ -7,7 +7,7 @@ use crate::exit::{code, fail};
 use anyhow::Result;
 use aws_config::retry::RetryConfig;
 use aws_config::sts::AssumeRoleProvider;
-use aws_config::{BehaviorVersion, Region};
+use aws_config::{BehaviorVersion, Region, SdkConfig};
 use aws_sdk_s3::config::{Credentials, ProvideCredentials, SharedCredentialsProvider};
 use aws_sdk_s3::error::{ProvideErrorMetadata, SdkError};
 use std::collections::HashMap;
@@ -173,6 +173,74 @@ fn check_endpoint(url: &str) -> Result<()> {
 /// Everything a bucket run needs from AWS.
 pub struct Clients {
     pub s3: aws_sdk_s3::Client,
+    /// Credentials, region and retries for other services (EC2 uses the role too).
+    sdk_config: SdkConfig,
+    /// The configuration before the role was assumed: the reference asks STS who the caller
+    /// is with the base credentials.
+    base_config: SdkConfig,
+    service_endpoint: Option<String>,
+}
+
+impl Clients {
+    /// The account of the base credentials (STS GetCallerIdentity), for custom layouts.
+    pub async fn caller_account(&self) -> Result<String> {
+        let sts = aws_sdk_sts::Client::new(&self.base_config);
+        let out = sts.get_caller_identity().send().await.map_err(|e| {
+            let err = classify("GetCallerIdentity", &e);
+            match err.common_exit() {
+                Some((c, m)) => fail(c, m),
+                None => fail(
+                    code::INVALID_CREDENTIALS,
+                    format!("Error getting STS client: {}", err.text),
+                ),
+            }
+        })?;
+        out.account().map(str::to_string).ok_or_else(|| {
+            fail(
+                code::INVALID_CREDENTIALS,
+                "STS returned no account for the caller",
+            )
+        })
+    }
+
+    /// The ids of the VPC flow logs of `region`, asked in that region (D10) at the service
+    /// endpoint, as the reference builds its EC2 client.
+    pub async fn flow_log_ids(&self, region: &str) -> Result<Vec<String>> {
+        let mut conf = aws_sdk_ec2::config::Builder::from(&self.sdk_config)
+            .region(aws_sdk_ec2::config::Region::new(region.to_string()));
+        if let Some(endpoint) = &self.service_endpoint {
+            conf = conf.endpoint_url(endpoint);
+        }
+        let ec2 = aws_sdk_ec2::Client::from_conf(conf.build());
+        let mut ids = Vec::new();
+        let mut token: Option<String> = None;
+        loop {
+            let out = ec2
+                .describe_flow_logs()
+                .set_next_token(token.clone())
+                .send()
+                .await
+                .map_err(|e| {
+                    let err = classify("DescribeFlowLogs", &e);
+                    match err.common_exit() {
+                        Some((c, m)) => fail(c, m),
+                        None => fail(
+                            code::UNKNOWN,
+                            format!("Unable to list the VPC flow logs of {region}: {}", err.text),
+                        ),
+                    }
+                })?;
+            ids.extend(
+                out.flow_logs()
+                    .iter()
+                    .filter_map(|f| f.flow_log_id().map(str::to_string)),
+            );
+            match out.next_token() {
+                Some(t) if !t.is_empty() => token = Some(t.to_string()),
+                _ => return Ok(ids),
+            }
+        }
+    }
 }
 
 pub async fn build_clients(opts: &AwsOptions) -> Result<Clients> {
@@ -195,6 +263,7 @@ pub async fn build_clients(opts: &AwsOptions) -> Result<Clients> {
         loader = loader.credentials_provider(Credentials::new(ak, sk, None, None, "command-line"));
     }
     let mut sdk_config = loader.load().await;
+    let base_config = sdk_config.clone();
 
     if let Some(role) = &opts.iam_role_arn {
         let mut sts_config = sdk_config.clone();
@@ -251,6 +320,9 @@ pub async fn build_clients(opts: &AwsOptions) -> Result<Clients> {
     }
     Ok(Clients {
         s3: aws_sdk_s3::Client::from_conf(s3.build()),
+        sdk_config,
+        base_config,
+        service_endpoint: opts.service_endpoint.clone(),
     })
 }
 

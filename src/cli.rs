@@ -25,21 +25,6 @@ const MULTI_LETTER_SHORTS: &[(&str, &str)] = &[
 const CREDENTIALS_URL: &str =
     "https://documentation.wazuh.com/current/amazon/services/prerequisites/credentials.html";
 
-/// Every bucket type of the reference, in its order.
-pub const BUCKET_TYPES: &[&str] = &[
-    "cloudtrail",
-    "vpcflow",
-    "config",
-    "custom",
-    "guardduty",
-    "cisco_umbrella",
-    "waf",
-    "alb",
-    "clb",
-    "nlb",
-    "server_access",
-];
-
 /// A comma list given as one argument (clap would take `Vec<String>` as repeated values).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct List(pub Vec<String>);

@@ -285,12 +285,24 @@ impl State {
         }
     }
 
-    /// Trim old rows of `scope` after it was read.
-    pub fn trim(&self, scope: &Scope, retention: Retention) -> Result<()> {
+    /// Trim old rows of `scope` after it was read; with `key_prefix`, only rows whose key
+    /// starts with it count (load-balancer tables have no region column: D11).
+    pub fn trim(
+        &self,
+        scope: &Scope,
+        key_prefix: Option<&str>,
+        retention: Retention,
+    ) -> Result<()> {
         debug!(1, "+++ DB Maintenance");
-        let values = scope.values(self.kind);
-        let n = values.len();
-        let filter = self.scope_where();
+        let mut values = scope.values(self.kind);
+        let mut filter = self.scope_where();
+        if let Some(p) = key_prefix {
+            values.push(p.to_string());
+            filter.push_str(&format!(
+                " AND substr(log_key, 1, length(?{n})) = ?{n}",
+                n = values.len()
+            ));
+        }
         let count: i64 = self
             .conn
             .query_row(
@@ -323,7 +335,6 @@ impl State {
                 sql.push_str(&format!(" AND created_date < {cutoff}"));
             }
         }
-        let _ = n;
         self.conn
             .execute(&sql, params_from_iter(values.iter()))
             .map_err(Self::access_error)?;
@@ -458,13 +469,13 @@ mod tests {
                 .unwrap();
         }
         // 20240301 - 1 day = 20240229: rows of 02/27 beyond the newest 500 go.
-        s.trim(&sc, Retention::NewestRowsAndLastDays).unwrap();
+        s.trim(&sc, None, Retention::NewestRowsAndLastDays).unwrap();
         let count: i64 = s
             .conn
             .query_row("SELECT count(*) FROM cloudtrail", [], |r| r.get(0))
             .unwrap();
         assert_eq!(count, 600);
-        s.trim(&sc, Retention::NewestRows).unwrap();
+        s.trim(&sc, Some("k/"), Retention::NewestRows).unwrap();
         let count: i64 = s
             .conn
             .query_row("SELECT count(*) FROM cloudtrail", [], |r| r.get(0))

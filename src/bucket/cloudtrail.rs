@@ -1,7 +1,7 @@
 //! CloudTrail: `AWSLogs/.../CloudTrail/REGION/YYYY/MM/DD/*.json.gz`, one JSON document per
 //! object with the events under `Records`.
 
-use super::{Bucket, Event, Layout, ParseError};
+use super::{Bucket, Event, Layout, ParseContext, ParseError};
 use crate::state::TableKind;
 use serde_json::{Map, Value};
 
@@ -29,36 +29,16 @@ impl Bucket for CloudTrail {
         }
     }
 
+    fn is_aws_logs_type(&self) -> bool {
+        true
+    }
+
     fn late_arrival(&self) -> bool {
         true
     }
 
-    fn parse(&self, _key: &str, data: &[u8]) -> Result<Vec<Event>, ParseError> {
-        let doc: Value = serde_json::from_slice(data)?;
-        // An object without Records (e.g. an empty trail file) has no events.
-        let Some(records) = doc.as_object().and_then(|o| o.get("Records")) else {
-            return Ok(Vec::new());
-        };
-        let Value::Array(records) = records else {
-            return Err(ParseError(format!(
-                "'Records' is not a list of events but {}",
-                json_type(records)
-            )));
-        };
-        records
-            .iter()
-            .map(|r| match r {
-                Value::Object(m) => {
-                    let mut event = m.clone();
-                    event.insert("source".into(), "cloudtrail".into());
-                    Ok(event)
-                }
-                other => Err(ParseError(format!(
-                    "a record is not a JSON object but {}",
-                    json_type(other)
-                ))),
-            })
-            .collect()
+    fn parse(&self, _key: &str, data: &[u8], _ctx: ParseContext) -> Result<Vec<Event>, ParseError> {
+        records_of(data, "Records", "cloudtrail")
     }
 
     fn reshape(&self, msg: Value) -> Vec<Value> {
@@ -72,6 +52,35 @@ impl Bucket for CloudTrail {
         }
         vec![msg]
     }
+}
+
+/// The objects of the list `field` of a JSON document, each with `source` set. A document
+/// without that field has no events (e.g. an empty trail file).
+pub fn records_of(data: &[u8], field: &str, source: &str) -> Result<Vec<Event>, ParseError> {
+    let doc: Value = serde_json::from_slice(data)?;
+    let Some(records) = doc.as_object().and_then(|o| o.get(field)) else {
+        return Ok(Vec::new());
+    };
+    let Value::Array(records) = records else {
+        return Err(ParseError::invalid(format!(
+            "'{field}' is not a list of events but {}",
+            json_type(records)
+        )));
+    };
+    records
+        .iter()
+        .map(|r| match r {
+            Value::Object(m) => {
+                let mut event = m.clone();
+                event.insert("source".into(), source.into());
+                Ok(event)
+            }
+            other => Err(ParseError::invalid(format!(
+                "a record is not a JSON object but {}",
+                json_type(other)
+            ))),
+        })
+        .collect()
 }
 
 fn json_type(v: &Value) -> &'static str {
@@ -132,6 +141,10 @@ mod tests {
     use super::*;
     use serde_json::json;
 
+    const CTX: ParseContext = ParseContext {
+        skip_on_error: false,
+    };
+
     fn reshape(aws: Value) -> Value {
         let mut msg = json!({"integration": "aws", "aws": aws});
         msg = CloudTrail.reshape(msg).pop().unwrap();
@@ -144,6 +157,7 @@ mod tests {
             .parse(
                 "k",
                 br#"{"Records": [{"eventName": "A", "source": "x"}, {"eventName": "B"}]}"#,
+                CTX,
             )
             .unwrap();
         assert_eq!(events.len(), 2);
@@ -154,19 +168,19 @@ mod tests {
     #[test]
     fn no_records_no_events_and_bad_json_is_an_error() {
         assert!(CloudTrail
-            .parse("k", br#"{"Other": 1}"#)
+            .parse("k", br#"{"Other": 1}"#, CTX)
             .unwrap()
             .is_empty());
-        assert!(CloudTrail.parse("k", br#"[1, 2]"#).unwrap().is_empty());
+        assert!(CloudTrail.parse("k", br#"[1, 2]"#, CTX).unwrap().is_empty());
         assert!(CloudTrail
-            .parse("k", br#"{"Records": []}"#)
+            .parse("k", br#"{"Records": []}"#, CTX)
             .unwrap()
             .is_empty());
-        assert!(CloudTrail.parse("k", b"{bad").is_err());
-        assert!(CloudTrail.parse("k", b"").is_err());
-        assert!(CloudTrail.parse("k", br#"{"Records": [1]}"#).is_err());
-        assert!(CloudTrail.parse("k", br#"{"Records": "x"}"#).is_err());
-        assert!(CloudTrail.parse("k", &[0xff, 0xfe]).is_err());
+        assert!(CloudTrail.parse("k", b"{bad", CTX).is_err());
+        assert!(CloudTrail.parse("k", b"", CTX).is_err());
+        assert!(CloudTrail.parse("k", br#"{"Records": [1]}"#, CTX).is_err());
+        assert!(CloudTrail.parse("k", br#"{"Records": "x"}"#, CTX).is_err());
+        assert!(CloudTrail.parse("k", &[0xff, 0xfe], CTX).is_err());
     }
 
     #[test]

@@ -6,14 +6,14 @@
 //! by the queue, and never before, so a failure or a kill re-sends at most the object in
 //! flight and never skips one.
 
-use super::{Bucket, Layout};
-use crate::aws::{classify, AwsError, AwsErrorKind};
+use super::{Bucket, Layout, Listed, ParseContext, ParseError};
+use crate::aws::{classify, AwsError, AwsErrorKind, Clients};
 use crate::debug;
 use crate::decode::{self, Compression, DecodeError};
 use crate::exit::{code, fail};
 use crate::message::{self, DiscardFilter, Origin};
 use crate::queue::Queue;
-use crate::state::{Scope, State};
+use crate::state::{Retention, Scope, State, TableKind};
 use anyhow::Result;
 use chrono::{Duration, NaiveDate};
 use regex::Regex;
@@ -39,6 +39,8 @@ pub struct RunOptions {
     pub skip_on_error: bool,
     pub remove: bool,
     pub discard: Option<DiscardFilter>,
+    /// The caller's account (STS), under which custom layouts are recorded.
+    pub caller_account: Option<String>,
 }
 
 /// Totals of a run.
@@ -53,16 +55,26 @@ pub struct Summary {
 pub struct Driver<'a> {
     pub opts: RunOptions,
     pub bucket: &'a dyn Bucket,
-    pub s3: aws_sdk_s3::Client,
+    pub clients: &'a Clients,
     pub state: State,
     pub queue: Queue,
     pub summary: Summary,
 }
 
+/// One listing: an account and region of an `AWSLogs/` layout (and flow log), or a custom
+/// prefix.
+struct Listing {
+    state: Scope,
+    account: String,
+    region: Option<String>,
+    prefix: String,
+    flow_log_id: Option<String>,
+}
+
 /// Why one object yielded no events.
 enum ObjectFailure {
     Decode(DecodeError),
-    Parse(super::ParseError),
+    Parse(String),
     /// The service refused the object (e.g. AccessDenied, NoSuchKey): retrying won't help.
     Fetch(String),
 }
@@ -81,20 +93,27 @@ fn date_in_key() -> &'static Regex {
 }
 
 impl<'a> Driver<'a> {
+    fn s3(&self) -> &aws_sdk_s3::Client {
+        &self.clients.s3
+    }
+
     pub fn bucket_path(&self) -> String {
-        match self.bucket.layout() {
-            Layout::AwsLogs { .. } => {
-                format!(
-                    "{}/{}{}",
-                    self.opts.bucket, self.opts.prefix, self.opts.suffix
-                )
-            }
+        if self.bucket.is_aws_logs_type() {
+            format!(
+                "{}/{}{}",
+                self.opts.bucket, self.opts.prefix, self.opts.suffix
+            )
+        } else {
+            format!("{}/{}", self.opts.bucket, self.opts.prefix)
         }
     }
 
     fn base_prefix(&self) -> String {
         let mut base = format!("{}AWSLogs/{}", self.opts.prefix, self.opts.suffix);
-        if let Some(org) = &self.opts.organization_id {
+        if let (Some(org), true) = (
+            &self.opts.organization_id,
+            self.bucket.uses_organization_id(),
+        ) {
             base.push_str(org);
             base.push('/');
         }
@@ -102,74 +121,81 @@ impl<'a> Driver<'a> {
     }
 
     fn service_prefix(&self, account: &str) -> String {
-        let Layout::AwsLogs { service } = self.bucket.layout();
-        format!("{}{account}/{service}/", self.base_prefix())
+        match self.bucket.layout() {
+            Layout::AwsLogs { service } => format!("{}{account}/{service}/", self.base_prefix()),
+            Layout::Custom => self.opts.prefix.clone(),
+        }
     }
 
-    pub fn full_prefix(&self, account: &str, region: &str) -> String {
-        format!("{}{region}/", self.service_prefix(account))
+    fn full_prefix(&self, account: &str, region: Option<&str>) -> String {
+        match (self.bucket.layout(), region) {
+            (Layout::AwsLogs { .. }, Some(region)) => {
+                format!("{}{region}/", self.service_prefix(account))
+            }
+            _ => self.opts.prefix.clone(),
+        }
     }
 
-    fn marker_for_date(&self, account: &str, region: &str, date: NaiveDate) -> String {
+    fn marker_for_date(&self, listing: &Listing, date: NaiveDate) -> String {
         format!(
             "{}{}",
-            self.full_prefix(account, region),
-            date.format(PATH_DATE_FORMAT)
+            listing.prefix,
+            self.bucket.date_style().format(date)
         )
     }
 
-    /// The key the listing of one account and region starts after.
-    pub fn start_after(&self, scope: &Scope, account: &str, region: &str) -> Result<String> {
+    /// The key the listing starts after.
+    fn start_after(&self, listing: &Listing) -> Result<String> {
         let first_day = self.opts.only_logs_after.unwrap_or(self.opts.today);
-        let full_prefix = self.full_prefix(account, region);
-        let marker = if self.opts.reparse {
-            self.marker_for_date(account, region, first_day)
+        let late = self.bucket.late_arrival();
+        let mut marker = if self.opts.reparse {
+            self.marker_for_date(listing, first_day)
         } else {
-            let like = if self.bucket.late_arrival() {
-                format!("{full_prefix}%")
+            let like = if late {
+                format!("{}%", listing.prefix)
             } else {
                 format!("{}%", self.opts.prefix)
             };
-            match self.state.last_key(scope, &like)? {
-                Some(last) if self.bucket.late_arrival() => {
-                    self.rewind_one_day(&last, account, region)
-                }
+            match self.state.last_key(&listing.state, &like)? {
+                Some(last) if late => self.rewind_one_day(listing, &last),
                 Some(last) => last,
-                None => self.marker_for_date(account, region, first_day),
+                None => self.marker_for_date(listing, first_day),
             }
         };
-        Ok(match self.opts.only_logs_after {
-            Some(date) => {
-                let floor = self.marker_for_date(account, region, date);
-                if floor > marker {
-                    floor
-                } else {
-                    marker
-                }
+        if let (Some(date), true) = (
+            self.opts.only_logs_after,
+            self.bucket.floor_marker_at_only_logs_after(),
+        ) {
+            marker = marker.max(self.marker_for_date(listing, date));
+        }
+        if let Some(sep) = self.bucket.marker_separator() {
+            let n = listing.prefix.len();
+            if let (Some(head), Some(tail)) = (marker.get(..n), marker.get(n..)) {
+                marker = format!("{head}{}", tail.replace('/', &sep.to_string()));
             }
-            None => marker,
-        })
+        }
+        Ok(self.bucket.adjust_start_after(marker))
     }
 
     /// The folder of the day before the key's `YYYY/MM/DD`, so that late objects of the
     /// previous and the current day are listed again (D11).
-    fn rewind_one_day(&self, key: &str, account: &str, region: &str) -> String {
+    fn rewind_one_day(&self, listing: &Listing, key: &str) -> String {
         let Some(m) = date_in_key().find(key) else {
             return key.to_string();
         };
         match NaiveDate::parse_from_str(m.as_str(), PATH_DATE_FORMAT) {
-            Ok(day) => self.marker_for_date(account, region, day - Duration::days(1)),
+            Ok(day) => self.marker_for_date(listing, day - Duration::days(1)),
             Err(_) => key.to_string(),
         }
     }
 
-    /// Fail early, as the reference does, on a bucket with no folders under the prefix, bad
+    /// Fail early, as the reference does, on a bucket with nothing under the prefix, bad
     /// credentials or an unreachable endpoint.
     pub async fn check_bucket(&self) -> Result<()> {
         let mut token: Option<String> = None;
         loop {
             let resp = self
-                .s3
+                .s3()
                 .list_objects_v2()
                 .bucket(&self.opts.bucket)
                 .prefix(&self.opts.prefix)
@@ -196,6 +222,9 @@ impl<'a> Driver<'a> {
             if !resp.common_prefixes().is_empty() {
                 return Ok(());
             }
+            if !self.bucket.empty_when_no_folders() && !resp.contents().is_empty() {
+                return Ok(());
+            }
             match resp.next_continuation_token() {
                 Some(t) if resp.is_truncated() == Some(true) => token = Some(t.to_string()),
                 _ => break,
@@ -216,7 +245,7 @@ impl<'a> Driver<'a> {
         let mut token: Option<String> = None;
         loop {
             let resp = self
-                .s3
+                .s3()
                 .list_objects_v2()
                 .bucket(&self.opts.bucket)
                 .prefix(prefix)
@@ -306,9 +335,47 @@ impl<'a> Driver<'a> {
         Ok(regions)
     }
 
+    fn listing(&self, account: &str, region: Option<&str>, flow_log_id: Option<&str>) -> Listing {
+        let (table_kind_region, table_kind_flow) = match self.bucket.table().1 {
+            TableKind::Regional => (region, None),
+            TableKind::FlowLog => (region, flow_log_id),
+            TableKind::Global => (None, None),
+        };
+        Listing {
+            state: Scope {
+                bucket_path: self.bucket_path(),
+                account_id: account.to_string(),
+                region: table_kind_region.map(str::to_string),
+                flow_log_id: table_kind_flow.map(str::to_string),
+            },
+            account: account.to_string(),
+            region: region.map(str::to_string),
+            prefix: self.full_prefix(account, region),
+            flow_log_id: flow_log_id.map(str::to_string),
+        }
+    }
+
     pub async fn run(mut self) -> Result<Summary> {
         self.check_bucket().await?;
         self.state.ensure_table()?;
+        match self.bucket.layout() {
+            Layout::AwsLogs { .. } => self.read_aws_logs().await?,
+            Layout::Custom => {
+                if let Some(notice) = self.bucket.notice() {
+                    crate::log::plain(&notice);
+                }
+                let account = self.opts.caller_account.clone().unwrap_or_default();
+                let listing = self.listing(&account, None, None);
+                self.read_listing(&listing).await?;
+                self.trim(&listing);
+            }
+        }
+        let summary = self.summary.clone();
+        self.state.close();
+        Ok(summary)
+    }
+
+    async fn read_aws_logs(&mut self) -> Result<()> {
         let accounts = match self.opts.accounts.clone() {
             Some(a) if !a.is_empty() => a,
             _ => self.find_account_ids().await?,
@@ -321,32 +388,63 @@ impl<'a> Driver<'a> {
             };
             for region in &regions {
                 debug!(1, "+++ Working on {account} - {region}");
-                let scope = Scope {
-                    bucket_path: self.bucket_path(),
-                    account_id: account.clone(),
-                    region: Some(region.clone()),
-                    flow_log_id: None,
+                let flow_logs: Vec<Option<String>> = if self.bucket.per_flow_log() {
+                    self.clients
+                        .flow_log_ids(region)
+                        .await?
+                        .into_iter()
+                        .map(Some)
+                        .collect()
+                } else {
+                    vec![None]
                 };
-                self.read_scope(&scope, account, region).await?;
-                if let Err(e) = self.state.trim(&scope, self.bucket.retention()) {
-                    crate::log::error(&format!(
-                        "Failed to execute DB cleanup - AWS Account ID: {account}  Region: {region}: {e:#}"
-                    ));
+                for flow_log_id in flow_logs {
+                    let listing = self.listing(account, Some(region), flow_log_id.as_deref());
+                    self.read_listing(&listing).await?;
+                    self.trim(&listing);
                 }
             }
         }
-        let summary = self.summary.clone();
-        self.state.close();
-        Ok(summary)
+        Ok(())
     }
 
-    fn no_logs(&self, account: &str, region: &str) {
-        debug!(1, "+++ No logs to process in bucket: {account}/{region}");
+    fn trim(&self, listing: &Listing) {
+        // Load-balancer rows have no region column: their region is the key's (D11).
+        let key_prefix = (self.bucket.late_arrival() && self.bucket.table().1 == TableKind::Global)
+            .then_some(listing.prefix.as_str());
+        let retention = if self.bucket.late_arrival() {
+            Retention::NewestRowsAndLastDays
+        } else {
+            Retention::NewestRows
+        };
+        if let Err(e) = self.state.trim(&listing.state, key_prefix, retention) {
+            crate::log::error(&format!(
+                "Failed to execute DB cleanup - AWS Account ID: {}  Region: {}: {e:#}",
+                listing.account,
+                listing.region.as_deref().unwrap_or("-")
+            ));
+        }
     }
 
-    async fn read_scope(&mut self, scope: &Scope, account: &str, region: &str) -> Result<()> {
-        let prefix = self.full_prefix(account, region);
-        let start_after = self.start_after(scope, account, region)?;
+    fn no_logs(&self, listing: &Listing) {
+        match (&listing.region, &listing.flow_log_id) {
+            (Some(region), Some(flow)) => debug!(
+                1,
+                "+++ No logs to process for {flow} flow log ID in bucket: {}/{region}",
+                listing.account
+            ),
+            (Some(region), None) => {
+                debug!(
+                    1,
+                    "+++ No logs to process in bucket: {}/{region}", listing.account
+                )
+            }
+            _ => debug!(1, "+++ No logs to process in bucket: {}", self.opts.bucket),
+        }
+    }
+
+    async fn read_listing(&mut self, listing: &Listing) -> Result<()> {
+        let start_after = self.start_after(listing)?;
         debug!(2, "+++ Marker: {start_after}");
         if self.opts.reparse {
             debug!(2, "++ Reparse mode enabled");
@@ -354,10 +452,10 @@ impl<'a> Driver<'a> {
         let mut token: Option<String> = None;
         loop {
             let mut request = self
-                .s3
+                .s3()
                 .list_objects_v2()
                 .bucket(&self.opts.bucket)
-                .prefix(&prefix)
+                .prefix(&listing.prefix)
                 .max_keys(MAX_KEYS);
             request = match &token {
                 Some(t) => request.continuation_token(t),
@@ -367,16 +465,40 @@ impl<'a> Driver<'a> {
                 self.listing_failure("iter_files_in_bucket", classify("ListObjectsV2", &e), true)
             })?;
             if page.contents().is_empty() {
-                self.no_logs(account, region);
+                self.no_logs(listing);
                 return Ok(());
             }
+            let objects: Vec<Listed> = page
+                .contents()
+                .iter()
+                .filter_map(|o| {
+                    let key = o.key()?;
+                    if key.is_empty() || key.ends_with('/') {
+                        return None;
+                    }
+                    if let Some(flow) = &listing.flow_log_id {
+                        if !key.contains(flow.as_str()) {
+                            return None;
+                        }
+                    }
+                    Some(Listed {
+                        key: key.to_string(),
+                        last_modified: o
+                            .last_modified()
+                            .and_then(|t| chrono::DateTime::from_timestamp(t.secs(), 0)),
+                    })
+                })
+                .collect();
             let mut processed = 0;
-            for object in page.contents() {
-                let Some(key) = object.key() else { continue };
-                if key.is_empty() || key.ends_with('/') {
-                    continue;
+            for object in self.bucket.arrange_page(objects, self.opts.only_logs_after) {
+                let key = object.key.as_str();
+                if let Some(re) = self.bucket.same_prefix_date() {
+                    if re.find(key).map(|m| m.start()) != Some(listing.prefix.len()) {
+                        debug!(3, "++ Skipping file with another prefix: {key}");
+                        continue;
+                    }
                 }
-                if self.state.is_processed(scope, key)? {
+                if self.state.is_processed(&listing.state, key)? {
                     if self.opts.reparse {
                         debug!(
                             1,
@@ -389,11 +511,11 @@ impl<'a> Driver<'a> {
                     }
                 }
                 debug!(2, "++ Found new log: {key}");
-                self.process_object(scope, account, key).await?;
+                self.process_object(listing, &object).await?;
                 processed += 1;
             }
             if processed == 0 {
-                self.no_logs(account, region);
+                self.no_logs(listing);
             }
             match page.next_continuation_token() {
                 Some(t) if page.is_truncated() == Some(true) => token = Some(t.to_string()),
@@ -404,7 +526,7 @@ impl<'a> Driver<'a> {
 
     async fn fetch(&self, key: &str) -> Result<std::result::Result<Vec<u8>, ObjectFailure>> {
         let resp = self
-            .s3
+            .s3()
             .get_object()
             .bucket(&self.opts.bucket)
             .key(key)
@@ -445,7 +567,14 @@ impl<'a> Driver<'a> {
             Ok(p) => p,
             Err(e) => return Ok(Err(ObjectFailure::Decode(e))),
         };
-        Ok(self.bucket.parse(key, &plain).map_err(ObjectFailure::Parse))
+        let ctx = ParseContext {
+            skip_on_error: self.opts.skip_on_error,
+        };
+        match self.bucket.parse(key, &plain, ctx) {
+            Ok(events) => Ok(Ok(events)),
+            Err(ParseError::Invalid(m)) => Ok(Err(ObjectFailure::Parse(m))),
+            Err(ParseError::Fatal(c, m)) => Err(fail(c, m)),
+        }
     }
 
     fn origin<'k>(&'k self, account: &'k str, key: &'k str) -> Origin<'k> {
@@ -453,9 +582,7 @@ impl<'a> Driver<'a> {
             bucket: &self.opts.bucket,
             account_alias: &self.opts.account_alias,
             log_key: key,
-            account_id: match self.bucket.layout() {
-                Layout::AwsLogs { .. } => Some(account),
-            },
+            account_id: self.bucket.is_aws_logs_type().then_some(account),
         }
     }
 
@@ -504,7 +631,8 @@ impl<'a> Driver<'a> {
         Ok(())
     }
 
-    async fn process_object(&mut self, scope: &Scope, account: &str, key: &str) -> Result<()> {
+    async fn process_object(&mut self, listing: &Listing, object: &Listed) -> Result<()> {
+        let (account, key) = (listing.account.as_str(), object.key.as_str());
         match self.events_of(key).await? {
             Ok(events) => {
                 for event in events {
@@ -544,7 +672,7 @@ impl<'a> Driver<'a> {
         }
         if self.opts.remove {
             debug!(2, "+++ Remove file from S3 Bucket:{key}");
-            self.s3
+            self.s3()
                 .delete_object()
                 .bucket(&self.opts.bucket)
                 .key(key)
@@ -555,8 +683,8 @@ impl<'a> Driver<'a> {
                 })?;
         }
         if !self.opts.reparse {
-            match self.bucket.creation_date(key) {
-                Some(date) => self.state.mark_complete(scope, key, date)?,
+            match self.bucket.creation_date(object) {
+                Some(date) => self.state.mark_complete(&listing.state, key, date)?,
                 None => debug!(
                     2,
                     "+++ Error marking log {key} as completed: no creation date in the key name"

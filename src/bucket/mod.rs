@@ -3,37 +3,98 @@
 //! event is reshaped. Listing, markers, state, sending and deleting live once, in [`driver`].
 
 pub mod cloudtrail;
+pub mod config;
+pub mod custom;
 pub mod driver;
+pub mod guardduty;
+pub mod load_balancers;
+pub mod server_access;
+pub mod text;
+pub mod umbrella;
+pub mod vpcflow;
+pub mod waf;
 
-use crate::state::{Retention, TableKind};
+use crate::state::TableKind;
+use chrono::{DateTime, NaiveDate, Utc};
+use regex::Regex;
 use serde_json::{Map, Value};
 use std::fmt;
+use std::sync::OnceLock;
 
 /// Where a type's objects live in the bucket.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Layout {
-    /// `PREFIX/AWSLogs/SUFFIX/[ORG_ID/]ACCOUNT/SERVICE/REGION/YYYY/MM/DD/...`: accounts and
-    /// regions are discovered from the folders unless given.
+    /// `PREFIX/AWSLogs/SUFFIX/[ORG_ID/]ACCOUNT/SERVICE/REGION/...`: accounts and regions are
+    /// discovered from the folders unless given, and each (account, region) is read on its own.
     AwsLogs { service: &'static str },
+    /// Everything under `PREFIX`, read as one listing for the caller's account (STS).
+    Custom,
+}
+
+/// How a date is written in the keys, for start markers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DateStyle {
+    /// `2024/03/05`
+    Slashes,
+    /// `2024-03-05`
+    Dashes,
+    /// `2024/3/5` (AWS Config folders)
+    Unpadded,
+}
+
+impl DateStyle {
+    pub fn format(self, d: NaiveDate) -> String {
+        match self {
+            DateStyle::Slashes => d.format("%Y/%m/%d").to_string(),
+            DateStyle::Dashes => d.format("%Y-%m-%d").to_string(),
+            DateStyle::Unpadded => d.format("%Y/%-m/%-d").to_string(),
+        }
+    }
 }
 
 /// Why an object's content could not be turned into events.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ParseError(pub String);
+pub enum ParseError {
+    /// The object is malformed: an `error_msg` event with `--skip_on_error`, else exit 9.
+    Invalid(String),
+    /// The run cannot go on whatever the flags say (exit code, `ERROR:` text).
+    Fatal(i32, String),
+}
+
+impl ParseError {
+    pub fn invalid(msg: impl Into<String>) -> Self {
+        ParseError::Invalid(msg.into())
+    }
+}
 
 impl fmt::Display for ParseError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
+        match self {
+            ParseError::Invalid(m) | ParseError::Fatal(_, m) => f.write_str(m),
+        }
     }
 }
 
 impl From<serde_json::Error> for ParseError {
     fn from(e: serde_json::Error) -> Self {
-        ParseError(format!("JSONDecodeError('{e}')"))
+        ParseError::Invalid(format!("JSONDecodeError('{e}')"))
     }
 }
 
 pub type Event = Map<String, Value>;
+
+/// What a parser may need to know about the run.
+#[derive(Debug, Clone, Copy)]
+pub struct ParseContext {
+    pub skip_on_error: bool,
+}
+
+/// One listed object.
+#[derive(Debug, Clone)]
+pub struct Listed {
+    pub key: String,
+    pub last_modified: Option<DateTime<Utc>>,
+}
 
 pub trait Bucket: Send + Sync {
     /// The `--type` value.
@@ -44,28 +105,85 @@ pub trait Bucket: Send + Sync {
 
     fn layout(&self) -> Layout;
 
+    /// `AWSLogs/` types proper (CloudTrail, Config, VPC) add `aws.aws_account_id` to every
+    /// message and put the suffix in the state's `bucket_path`.
+    fn is_aws_logs_type(&self) -> bool {
+        false
+    }
+
+    /// Whether `--aws_organization_id` is part of the `AWSLogs/` path (load balancers ignore it).
+    fn uses_organization_id(&self) -> bool {
+        true
+    }
+
     /// Types whose objects can arrive late rewind their start marker one day folder and keep
     /// that window's state rows (D11).
     fn late_arrival(&self) -> bool {
         false
     }
 
-    fn retention(&self) -> Retention {
-        if self.late_arrival() {
-            Retention::NewestRowsAndLastDays
-        } else {
-            Retention::NewestRows
-        }
+    fn date_style(&self) -> DateStyle {
+        DateStyle::Slashes
+    }
+
+    /// Only keys whose first date (this regex) starts right after the listing prefix are
+    /// read (the reference's "same prefix" check of custom layouts).
+    fn same_prefix_date(&self) -> Option<&'static Regex> {
+        None
+    }
+
+    /// Server access keys join the date with `-`: the marker's `/` become this character.
+    fn marker_separator(&self) -> Option<char> {
+        None
+    }
+
+    /// Whether the start marker is raised to the `--only_logs_after` folder when below it.
+    fn floor_marker_at_only_logs_after(&self) -> bool {
+        true
+    }
+
+    /// A last chance to move the start marker (Config cuts it to the year folder).
+    fn adjust_start_after(&self, marker: String) -> String {
+        marker
+    }
+
+    /// Order and filter one listing page (Config sorts by the date in the key).
+    fn arrange_page(
+        &self,
+        objects: Vec<Listed>,
+        _only_logs_after: Option<NaiveDate>,
+    ) -> Vec<Listed> {
+        objects
+    }
+
+    /// Whether an empty prefix is one with no folders (the reference's check), or one with
+    /// neither folders nor objects (server access, whose objects sit at the top).
+    fn empty_when_no_folders(&self) -> bool {
+        true
+    }
+
+    /// Read each region once per VPC flow log of that region (DescribeFlowLogs).
+    fn per_flow_log(&self) -> bool {
+        false
     }
 
     /// `created_date` of the state row, `YYYYMMDD`. `None` leaves the object unrecorded, as
     /// the reference does for a key it cannot read a date from.
-    fn creation_date(&self, key: &str) -> Option<i64> {
-        aws_logs_creation_date(key)
+    fn creation_date(&self, object: &Listed) -> Option<i64> {
+        if self.is_aws_logs_type() {
+            aws_logs_creation_date(&object.key)
+        } else {
+            custom_creation_date(object)
+        }
+    }
+
+    /// A line printed before the run starts (deprecation notices).
+    fn notice(&self) -> Option<String> {
+        None
     }
 
     /// The events of one decompressed object, in order.
-    fn parse(&self, key: &str, data: &[u8]) -> Result<Vec<Event>, ParseError>;
+    fn parse(&self, key: &str, data: &[u8], ctx: ParseContext) -> Result<Vec<Event>, ParseError>;
 
     /// Reshape one enveloped message into what is sent (usually one message).
     fn reshape(&self, msg: Value) -> Vec<Value> {
@@ -87,21 +205,36 @@ pub fn aws_logs_creation_date(key: &str) -> Option<i64> {
     date.trim().parse::<i64>().ok()
 }
 
-/// The bucket type for a `--type` value (case-insensitive), or why there is none.
-pub fn for_type(name: &str) -> Result<Box<dyn Bucket>, TypeError> {
-    match name.to_lowercase().as_str() {
-        "cloudtrail" => Ok(Box::new(cloudtrail::CloudTrail)),
-        other if crate::cli::BUCKET_TYPES.contains(&other) => {
-            Err(TypeError::NotImplemented(other.to_string()))
-        }
-        _ => Err(TypeError::Invalid),
+/// The last `YYYY-MM-DD` or `YYYY/MM/DD` in the key, else the object's modification day.
+pub fn custom_creation_date(object: &Listed) -> Option<i64> {
+    static RE: OnceLock<Regex> = OnceLock::new();
+    let re = RE.get_or_init(|| Regex::new(r"\d{4}[/-]\d{2}[/-]\d{2}").expect("static regex"));
+    match re.find_iter(&object.key).last() {
+        Some(m) => m.as_str().replace(['/', '-'], "").parse().ok(),
+        None => object
+            .last_modified
+            .map(|t| t.format("%Y%m%d").to_string())
+            .and_then(|s| s.parse().ok()),
     }
 }
 
-#[derive(Debug, PartialEq, Eq)]
-pub enum TypeError {
-    Invalid,
-    NotImplemented(String),
+/// The bucket type for a `--type` value (case-insensitive), or `None` for an unknown type.
+/// GuardDuty is resolved later, once the bucket was looked at (native or Kinesis layout).
+pub fn for_type(name: &str, prefix: &str) -> Option<Box<dyn Bucket>> {
+    Some(match name.to_lowercase().as_str() {
+        "cloudtrail" => Box::new(cloudtrail::CloudTrail),
+        "config" => Box::new(config::Config),
+        "vpcflow" => Box::new(vpcflow::VpcFlow),
+        "custom" => Box::new(custom::Custom),
+        "guardduty" => Box::new(guardduty::GuardDuty { native: true }),
+        "cisco_umbrella" => Box::new(umbrella::Umbrella::new(prefix)),
+        "waf" => Box::new(waf::Waf),
+        "alb" => Box::new(load_balancers::LoadBalancer::alb()),
+        "clb" => Box::new(load_balancers::LoadBalancer::clb()),
+        "nlb" => Box::new(load_balancers::LoadBalancer::nlb()),
+        "server_access" => Box::new(server_access::ServerAccess),
+        _ => return None,
+    })
 }
 
 #[cfg(test)]
@@ -117,11 +250,52 @@ mod tests {
             Some(20240315)
         );
         assert_eq!(aws_logs_creation_date("AWSLogs/x/readme.txt"), None);
+        let listed = |key: &str| Listed {
+            key: key.into(),
+            last_modified: Some("2024-05-06T10:00:00Z".parse().unwrap()),
+        };
+        assert_eq!(
+            custom_creation_date(&listed(
+                "events/2024/07/07/07/sec-events-1-2024-07-08-07-10-00-x.gz"
+            )),
+            Some(20240708)
+        );
+        assert_eq!(
+            custom_creation_date(&listed("access/2024-02-06-00-05-12-DA93")),
+            Some(20240206)
+        );
+        assert_eq!(
+            custom_creation_date(&listed("no-date-here")),
+            Some(20240506)
+        );
+    }
+
+    #[test]
+    fn date_styles() {
+        let d = NaiveDate::from_ymd_opt(2025, 1, 5).unwrap();
+        assert_eq!(DateStyle::Slashes.format(d), "2025/01/05");
+        assert_eq!(DateStyle::Dashes.format(d), "2025-01-05");
+        assert_eq!(DateStyle::Unpadded.format(d), "2025/1/5");
     }
 
     #[test]
     fn types_resolve() {
-        assert!(for_type("CloudTrail").is_ok());
-        assert_eq!(for_type("firewall").err(), Some(TypeError::Invalid));
+        for t in [
+            "cloudtrail",
+            "vpcflow",
+            "config",
+            "custom",
+            "guardduty",
+            "cisco_umbrella",
+            "waf",
+            "alb",
+            "clb",
+            "nlb",
+            "server_access",
+        ] {
+            assert!(for_type(t, "").is_some(), "{t}");
+        }
+        assert!(for_type("CloudTrail", "").is_some());
+        assert!(for_type("firewall", "").is_none());
     }
 }

@@ -1,0 +1,145 @@
+//! VPC Flow Logs: `AWSLogs/ACCOUNT/vpcflowlogs/REGION/YYYY/MM/DD/` space-separated records,
+//! read per flow log of the region (its id is in the key).
+
+use super::text::{csv_rows, row_event, utf8, Extras};
+use super::{Bucket, Event, Layout, ParseContext, ParseError};
+use crate::state::TableKind;
+use chrono::DateTime;
+use regex::Regex;
+use serde_json::Value;
+use std::sync::OnceLock;
+
+/// The fields of the default (version 2) format, used when an object has no header row.
+pub const DEFAULT_FIELDS: [&str; 14] = [
+    "version",
+    "account_id",
+    "interface_id",
+    "srcaddr",
+    "dstaddr",
+    "srcport",
+    "dstport",
+    "protocol",
+    "packets",
+    "bytes",
+    "start",
+    "end",
+    "action",
+    "log_status",
+];
+
+pub struct VpcFlow;
+
+impl Bucket for VpcFlow {
+    fn type_name(&self) -> &'static str {
+        "vpcflow"
+    }
+
+    fn table(&self) -> (&'static str, TableKind) {
+        ("vpcflow", TableKind::FlowLog)
+    }
+
+    fn layout(&self) -> Layout {
+        Layout::AwsLogs {
+            service: "vpcflowlogs",
+        }
+    }
+
+    fn is_aws_logs_type(&self) -> bool {
+        true
+    }
+
+    fn per_flow_log(&self) -> bool {
+        true
+    }
+
+    fn parse(&self, _key: &str, data: &[u8], _ctx: ParseContext) -> Result<Vec<Event>, ParseError> {
+        flow_records(utf8(data)?, "vpc")
+    }
+}
+
+/// The first line is a header when every field is lowercase words joined by hyphens (D1).
+fn header_names(row: &[String]) -> Option<Vec<String>> {
+    static RE: OnceLock<Regex> = OnceLock::new();
+    let re = RE.get_or_init(|| Regex::new(r"^[a-z]+(-[a-z]+)*$").expect("static regex"));
+    if row.is_empty() || !row.iter().all(|f| re.is_match(f)) {
+        return None;
+    }
+    Some(row.iter().map(|f| f.replace('-', "_")).collect())
+}
+
+/// Flow records with `start`/`end` as ISO 8601 UTC; the header row (if any) names the columns.
+pub fn flow_records(text: &str, source: &str) -> Result<Vec<Event>, ParseError> {
+    let mut rows = csv_rows(text, ' ').into_iter().peekable();
+    let names: Vec<String> = match rows.peek().and_then(|r| header_names(r)) {
+        Some(names) => {
+            rows.next();
+            names
+        }
+        None => DEFAULT_FIELDS.iter().map(|s| s.to_string()).collect(),
+    };
+    rows.map(|row| {
+        let mut event = row_event(&names, row, Extras::NullKey);
+        for field in ["start", "end"] {
+            if let Some(Value::String(v)) = event.get(field) {
+                let iso = iso_time(v).ok_or_else(|| {
+                    ParseError::invalid(format!(
+                        "ValueError(\"invalid literal for int() with base 10: '{v}'\")"
+                    ))
+                })?;
+                event.insert(field.into(), Value::String(iso));
+            }
+        }
+        event.insert("source".into(), source.into());
+        Ok(event)
+    })
+    .collect()
+}
+
+/// Python `int()` then `utcfromtimestamp(...).strftime('%Y-%m-%dT%H:%M:%SZ')`.
+fn iso_time(v: &str) -> Option<String> {
+    let secs: i64 = v.trim().parse().ok()?;
+    Some(
+        DateTime::from_timestamp(secs, 0)?
+            .format("%Y-%m-%dT%H:%M:%SZ")
+            .to_string(),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn header_names_columns_and_is_no_event() {
+        let text = "version vpc-id srcaddr start end log-status\n\
+                    5 vpc-1 10.0.0.1 1735722300 1735722360 OK\n";
+        let events = flow_records(text, "vpc").unwrap();
+        assert_eq!(events.len(), 1);
+        assert_eq!(
+            Value::Object(events[0].clone()),
+            json!({"version": "5", "vpc_id": "vpc-1", "srcaddr": "10.0.0.1",
+                   "start": "2025-01-01T09:05:00Z", "end": "2025-01-01T09:06:00Z",
+                   "log_status": "OK", "source": "vpc"})
+        );
+    }
+
+    #[test]
+    fn no_header_uses_default_names_and_extras_go_to_null() {
+        let text = "2 123456789012 eni-1 10.0.0.1 10.0.0.2 443 5000 6 10 840 1735722300 1735722360 ACCEPT OK extra\n\
+                    2 123456789012 eni-1 - - - - - - - 1735722300 1735722360 - NODATA\n\
+                    2 123456789012 eni-1\n";
+        let events = flow_records(text, "vpc").unwrap();
+        assert_eq!(events.len(), 3);
+        assert_eq!(events[0]["null"], json!(["extra"]));
+        assert_eq!(events[0]["start"], "2025-01-01T09:05:00Z");
+        assert_eq!(events[1]["log_status"], "NODATA");
+        assert_eq!(events[2].len(), 4, "missing columns are simply absent");
+    }
+
+    #[test]
+    fn bad_timestamps_are_parse_errors() {
+        assert!(flow_records("2 1 e 1 2 3 4 6 1 1 x 5 ACCEPT OK\n", "vpc").is_err());
+        assert!(flow_records("", "vpc").unwrap().is_empty());
+    }
+}
