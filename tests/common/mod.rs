@@ -71,6 +71,18 @@ pub async fn s3() -> aws_sdk_s3::Client {
     aws_sdk_s3::Client::from_conf(conf)
 }
 
+pub async fn ec2(region: &str) -> aws_sdk_ec2::Client {
+    let conf = aws_sdk_ec2::Config::builder()
+        .behavior_version(aws_sdk_ec2::config::BehaviorVersion::latest())
+        .region(aws_sdk_ec2::config::Region::new(region.to_string()))
+        .endpoint_url(moto_url())
+        .credentials_provider(aws_sdk_ec2::config::Credentials::new(
+            "testing", "testing", None, None, "tests",
+        ))
+        .build();
+    aws_sdk_ec2::Client::from_conf(conf)
+}
+
 pub async fn create_bucket(name: &str) -> aws_sdk_s3::Client {
     let client = s3().await;
     client.create_bucket().bucket(name).send().await.unwrap();
@@ -276,6 +288,58 @@ impl Wazuh {
         .unwrap()
         .map(|r| r.unwrap())
         .collect()
+    }
+}
+
+impl Wazuh {
+    /// Every row of `table`, each column as text, sorted.
+    pub fn table(&self, table: &str) -> Vec<Vec<String>> {
+        let conn = rusqlite::Connection::open(self.db_path()).unwrap();
+        let mut st = conn.prepare(&format!("SELECT * FROM {table}")).unwrap();
+        let n = st.column_count();
+        let names: Vec<String> = st.column_names().map(|s| s.to_string()).collect();
+        let mut rows: Vec<Vec<String>> = st
+            .query_map([], |r| {
+                (0..n)
+                    .map(|i| {
+                        let v: rusqlite::types::Value = r.get(i)?;
+                        Ok(match v {
+                            rusqlite::types::Value::Text(t) => t,
+                            rusqlite::types::Value::Integer(i) => i.to_string(),
+                            other => format!("{other:?}"),
+                        })
+                    })
+                    .collect()
+            })
+            .unwrap()
+            .map(|r| r.unwrap())
+            .collect();
+        rows.sort();
+        // Drop processed_date, which depends on the clock.
+        let skip = names.iter().position(|c| c == "processed_date");
+        rows.into_iter()
+            .map(|r| {
+                r.into_iter()
+                    .enumerate()
+                    .filter(|(i, _)| Some(*i) != skip)
+                    .map(|(_, v)| v)
+                    .collect()
+            })
+            .collect()
+    }
+
+    /// Run twice: the first run sends what it should, the second nothing.
+    pub fn two_runs(&self, args: &[&str]) -> (RunResult, Vec<serde_json::Value>) {
+        let first = self.run(args);
+        assert_eq!(first.code, 0, "first run: {}", first.stdout);
+        let messages = self.take_messages();
+        let second = self.run(args);
+        assert_eq!(second.code, 0, "second run: {}", second.stdout);
+        assert!(
+            self.take_messages().is_empty(),
+            "the second run sends nothing"
+        );
+        (first, messages)
     }
 }
 
