@@ -60,12 +60,14 @@ pub async fn run(args: Args) -> Result<()> {
         Some(field) => {
             // The reference compiles the literal "None" when no regex is given.
             let pattern = args.discard_regex.as_deref().unwrap_or("None");
-            Some(DiscardFilter::new(field, pattern).map_err(|e| {
-                fail(
-                    code::INVALID_TYPE,
-                    format!("Invalid --discard-regex '{pattern}': {e}"),
-                )
-            })?)
+            Some(std::sync::Arc::new(
+                DiscardFilter::new(field, pattern).map_err(|e| {
+                    fail(
+                        code::INVALID_TYPE,
+                        format!("Invalid --discard-regex '{pattern}': {e}"),
+                    )
+                })?,
+            ))
         }
         None => None,
     };
@@ -73,7 +75,7 @@ pub async fn run(args: Args) -> Result<()> {
     let state = State::open(&install.state_db(), &version, table, kind)?;
     if bucket.type_name() == "guardduty" {
         let native = guardduty_is_native(&clients.s3, &bucket_name, &args.trail_prefix).await?;
-        bucket = Box::new(bucket::guardduty::GuardDuty { native });
+        bucket = std::sync::Arc::new(bucket::guardduty::GuardDuty { native });
     }
     let caller_account = match bucket.layout() {
         Layout::Custom => Some(clients.caller_account().await?),
@@ -96,8 +98,9 @@ pub async fn run(args: Args) -> Result<()> {
             discard,
             caller_account,
         },
-        bucket: bucket.as_ref(),
+        bucket: bucket.clone(),
         clients: &clients,
+        workers: args.workers(),
         state,
         queue: Queue::new(&install.queue_socket()),
         summary: Default::default(),

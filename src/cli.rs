@@ -218,6 +218,11 @@ pub struct Args {
     #[arg(short = 'P', long = "remove-log-streams", help_heading = "Behaviour")]
     pub remove_log_streams: bool,
 
+    /// Objects downloaded and parsed at the same time. Default: 4 per CPU core, from 4 to 32.
+    /// Events are still sent, and objects recorded, in listing order.
+    #[arg(long = "workers", value_name = "N", value_parser = clap::value_parser!(u16).range(1..=256), help_heading = "Behaviour")]
+    pub workers: Option<u16>,
+
     /// Debug level 0 to 3: 1 progress, 2 markers and objects, 3 every message sent.
     #[arg(
         short = 'd',
@@ -243,6 +248,17 @@ impl Args {
     /// Parse the process arguments as the reference does, multi-letter short flags included.
     pub fn parse_process() -> Self {
         Args::parse_from(normalize_argv(std::env::args_os().collect()))
+    }
+
+    /// `--workers`, or the default for this machine.
+    pub fn workers(&self) -> usize {
+        match self.workers {
+            Some(n) => n as usize,
+            None => {
+                let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+                (cores * 4).clamp(4, 32)
+            }
+        }
     }
 
     /// Rules that argparse checks after parsing, with the reference's wording.

@@ -57,6 +57,7 @@ impl fmt::Display for DecodeError {
 impl std::error::Error for DecodeError {}
 
 /// Decompress a whole object.
+#[cfg(test)]
 pub fn decode(compression: Compression, data: Vec<u8>) -> Result<Vec<u8>, DecodeError> {
     match compression {
         Compression::Plain => Ok(data),
@@ -66,6 +67,7 @@ pub fn decode(compression: Compression, data: Vec<u8>) -> Result<Vec<u8>, Decode
     }
 }
 
+#[cfg(test)]
 fn gunzip(data: &[u8]) -> Result<Vec<u8>, DecodeError> {
     let mut out = Vec::with_capacity(data.len().saturating_mul(8));
     match MultiGzDecoder::new(data).read_to_end(&mut out) {
@@ -166,5 +168,171 @@ mod tests {
             decode(Compression::Snappy, vec![1, 2, 3]),
             Err(DecodeError::SnappyUnsupported)
         );
+    }
+}
+
+type Shared<T> = std::sync::Arc<std::sync::Mutex<T>>;
+
+/// Keeps the first two bytes of a compressed stream: data that does not start with the gzip
+/// magic is "not gzip" (Python's BadGzipFile) even when it is too short for a header.
+struct Magic<R> {
+    inner: R,
+    head: Shared<Vec<u8>>,
+}
+
+impl<R: Read> Read for Magic<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        if let Ok(mut head) = self.head.lock() {
+            let missing = 2usize.saturating_sub(head.len()).min(n);
+            head.extend_from_slice(&buf[..missing]);
+        }
+        Ok(n)
+    }
+}
+
+/// Remembers the first decompression error seen by the reader it wraps, so that the caller
+/// can tell a bad gzip stream from bad content once the parser has stopped on the I/O error.
+pub struct DecodeWatch<R> {
+    inner: R,
+    seen: Shared<Option<DecodeError>>,
+    head: Shared<Vec<u8>>,
+}
+
+impl<R: Read> Read for DecodeWatch<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let result = self.inner.read(buf);
+        // An empty object is empty text for Python's gzip module, not an error.
+        if result.is_err() && self.head.lock().map(|h| h.is_empty()).unwrap_or(false) {
+            return Ok(0);
+        }
+        result.inspect_err(|e| {
+            let not_gzip = self
+                .head
+                .lock()
+                .map(|h| !h.is_empty() && !b"\x1f\x8b".starts_with(&h[..]))
+                .unwrap_or(false);
+            let kind = if not_gzip {
+                DecodeError::InvalidGzip("not a gzipped file".into())
+            } else if e.kind() == ErrorKind::UnexpectedEof {
+                DecodeError::TruncatedGzip
+            } else {
+                DecodeError::InvalidGzip(e.to_string())
+            };
+            if let Ok(mut seen) = self.seen.lock() {
+                seen.get_or_insert(kind);
+            }
+        })
+    }
+}
+
+/// A decompressed view of an object being read, and where its decompression errors go.
+pub struct Opened {
+    pub reader: Box<dyn std::io::BufRead + Send>,
+    pub decode_error: std::sync::Arc<std::sync::Mutex<Option<DecodeError>>>,
+}
+
+impl Opened {
+    /// The decompression error, if the stream had one; read to the end first, so that a bad
+    /// stream is reported as such even when the parser stopped earlier on what it read (the
+    /// reference decompresses whole objects before parsing).
+    pub fn decode_failure(&mut self) -> Option<DecodeError> {
+        if let Some(e) = self.decode_error.lock().ok().and_then(|s| s.clone()) {
+            return Some(e);
+        }
+        let _ = std::io::copy(&mut self.reader, &mut std::io::sink());
+        self.decode_error.lock().ok().and_then(|s| s.clone())
+    }
+}
+
+/// Size of the buffer between decompression and the parsers.
+const STREAM_BUFFER: usize = 256 * 1024;
+
+/// Open an object for streaming: gzip and plain objects are decompressed as they are read;
+/// a zip archive is read whole (its directory is at the end) and its first entry served.
+pub fn open<R: Read + Send + 'static>(
+    compression: Compression,
+    body: R,
+) -> Result<Opened, DecodeError> {
+    let decode_error = std::sync::Arc::new(std::sync::Mutex::new(None));
+    let reader: Box<dyn std::io::BufRead + Send> = match compression {
+        Compression::Snappy => return Err(DecodeError::SnappyUnsupported),
+        Compression::Plain => Box::new(std::io::BufReader::with_capacity(STREAM_BUFFER, body)),
+        Compression::Gzip => {
+            let head = Shared::default();
+            let raw = Magic {
+                inner: body,
+                head: head.clone(),
+            };
+            Box::new(std::io::BufReader::with_capacity(
+                STREAM_BUFFER,
+                DecodeWatch {
+                    inner: MultiGzDecoder::new(std::io::BufReader::with_capacity(
+                        STREAM_BUFFER,
+                        raw,
+                    )),
+                    seen: decode_error.clone(),
+                    head,
+                },
+            ))
+        }
+        Compression::Zip => {
+            let mut data = Vec::new();
+            let mut body = body;
+            body.read_to_end(&mut data)
+                .map_err(|e| DecodeError::InvalidZip(e.to_string()))?;
+            Box::new(Cursor::new(unzip_first(data)?))
+        }
+    };
+    Ok(Opened {
+        reader,
+        decode_error,
+    })
+}
+
+#[cfg(test)]
+mod streaming_tests {
+    use super::*;
+    use flate2::write::GzEncoder;
+    use std::io::{BufRead, Write};
+
+    #[test]
+    fn gzip_streams_and_reports_its_errors() {
+        let mut e = GzEncoder::new(Vec::new(), flate2::Compression::default());
+        for i in 0..10_000 {
+            writeln!(e, "line {i}").unwrap();
+        }
+        let full = e.finish().unwrap();
+        let mut opened = open(Compression::Gzip, Cursor::new(full.clone())).unwrap();
+        assert_eq!(opened.reader.by_ref().lines().count(), 10_000);
+        assert_eq!(opened.decode_failure(), None);
+
+        let mut cut = open(
+            Compression::Gzip,
+            Cursor::new(full[..full.len() / 2].to_vec()),
+        )
+        .unwrap();
+        let mut first = String::new();
+        cut.reader.read_line(&mut first).unwrap();
+        assert_eq!(first, "line 0\n");
+        assert_eq!(cut.decode_failure(), Some(DecodeError::TruncatedGzip));
+
+        for not_gzip in [&b"not gzip"[..], b"x", b"plain text, longer than a header"] {
+            let mut bad = open(Compression::Gzip, Cursor::new(not_gzip.to_vec())).unwrap();
+            assert!(matches!(
+                bad.decode_failure(),
+                Some(DecodeError::InvalidGzip(_))
+            ));
+        }
+        let mut empty = open(Compression::Gzip, Cursor::new(Vec::new())).unwrap();
+        assert_eq!(
+            empty.decode_failure(),
+            None,
+            "an empty .gz is empty text, as in Python"
+        );
+        assert!(matches!(
+            open(Compression::Snappy, Cursor::new(Vec::new())),
+            Err(DecodeError::SnappyUnsupported)
+        ));
     }
 }

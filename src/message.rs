@@ -132,8 +132,22 @@ impl DiscardFilter {
         &self.pattern
     }
 
+    #[cfg(test)]
     pub fn should_skip(&self, event: &Value) -> bool {
         self.check(event, &self.field)
+    }
+
+    /// [`Self::should_skip`] for an event not yet wrapped in a `Value`.
+    pub fn should_skip_map(&self, event: &Map<String, Value>) -> bool {
+        let (head, rest) = match self.field.split_once('.') {
+            Some((h, r)) => (h, Some(r)),
+            None => (self.field.as_str(), None),
+        };
+        match (event.get(head), rest) {
+            (None, _) => false,
+            (Some(v), None) => self.matches(v),
+            (Some(v), Some(rest)) => self.check(v, rest),
+        }
     }
 
     /// The reference's `_check_recursive`, including how it walks lists: a list is searched

@@ -1,9 +1,12 @@
 //! CloudTrail: `AWSLogs/.../CloudTrail/REGION/YYYY/MM/DD/*.json.gz`, one JSON document per
 //! object with the events under `Records`.
 
-use super::{Bucket, Event, Layout, ParseContext, ParseError};
+use super::text::read_error;
+use super::{Bucket, Emit, Layout, ParseContext, ParseError};
 use crate::state::TableKind;
+use serde::de::{self, DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use serde_json::{Map, Value};
+use std::io::{BufRead, Read};
 
 /// Fields whose type changes from event to event; the indexer maps them as objects.
 const DYNAMIC_FIELDS: [&str; 3] = [
@@ -37,8 +40,14 @@ impl Bucket for CloudTrail {
         true
     }
 
-    fn parse(&self, _key: &str, data: &[u8], _ctx: ParseContext) -> Result<Vec<Event>, ParseError> {
-        records_of(data, "Records", "cloudtrail")
+    fn parse_stream(
+        &self,
+        _key: &str,
+        input: &mut dyn std::io::BufRead,
+        _ctx: ParseContext,
+        emit: &mut Emit,
+    ) -> Result<(), ParseError> {
+        stream_records(input, "Records", "cloudtrail", emit)
     }
 
     fn reshape(&self, msg: Value) -> Vec<Value> {
@@ -54,33 +63,145 @@ impl Bucket for CloudTrail {
     }
 }
 
-/// The objects of the list `field` of a JSON document, each with `source` set. A document
-/// without that field has no events (e.g. an empty trail file).
-pub fn records_of(data: &[u8], field: &str, source: &str) -> Result<Vec<Event>, ParseError> {
-    let doc: Value = serde_json::from_slice(data)?;
-    let Some(records) = doc.as_object().and_then(|o| o.get(field)) else {
-        return Ok(Vec::new());
+/// Documents up to this size are parsed from memory (fast); larger ones from the stream.
+const IN_MEMORY_DOCUMENT: usize = 8 * 1024 * 1024;
+
+/// Emit the objects of the list `field` of a JSON document one by one, each with `source`
+/// set. A document without that field has no events (e.g. an empty trail file).
+pub fn stream_records(
+    input: &mut dyn BufRead,
+    field: &str,
+    source: &str,
+    emit: &mut Emit,
+) -> Result<(), ParseError> {
+    let mut head = Vec::new();
+    input
+        .take(IN_MEMORY_DOCUMENT as u64 + 1)
+        .read_to_end(&mut head)
+        .map_err(read_error)?;
+    let mut stopped = None;
+    let seed = Document {
+        field,
+        source,
+        emit,
+        stopped: &mut stopped,
     };
-    let Value::Array(records) = records else {
-        return Err(ParseError::invalid(format!(
-            "'{field}' is not a list of events but {}",
-            json_type(records)
-        )));
+    let result = if head.len() <= IN_MEMORY_DOCUMENT {
+        let mut de = serde_json::Deserializer::from_slice(&head);
+        seed.deserialize(&mut de).and_then(|_| de.end())
+    } else {
+        let mut de = serde_json::Deserializer::from_reader(head.chain(input));
+        seed.deserialize(&mut de).and_then(|_| de.end())
     };
-    records
-        .iter()
-        .map(|r| match r {
-            Value::Object(m) => {
-                let mut event = m.clone();
-                event.insert("source".into(), source.into());
-                Ok(event)
+    if let Some(e) = stopped {
+        return Err(e);
+    }
+    result.map_err(|e| match e.io_error_kind() {
+        Some(std::io::ErrorKind::InvalidData) | None => ParseError::from(e),
+        Some(_) => ParseError::Read(e.to_string()),
+    })
+}
+
+/// The top-level document: only `field` is read; everything else is skipped unparsed.
+struct Document<'a, 'e> {
+    field: &'a str,
+    source: &'a str,
+    emit: &'a mut Emit<'e>,
+    stopped: &'a mut Option<ParseError>,
+}
+
+impl<'de> DeserializeSeed<'de> for Document<'_, '_> {
+    type Value = ();
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
+        d.deserialize_any(self)
+    }
+}
+
+impl<'de> Visitor<'de> for Document<'_, '_> {
+    type Value = ();
+
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str("a JSON document")
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
+        while let Some(key) = map.next_key::<String>()? {
+            if key == self.field {
+                map.next_value_seed(Records {
+                    source: self.source,
+                    emit: &mut *self.emit,
+                    stopped: &mut *self.stopped,
+                })?;
+            } else {
+                map.next_value::<IgnoredAny>()?;
             }
-            other => Err(ParseError::invalid(format!(
-                "a record is not a JSON object but {}",
-                json_type(other)
-            ))),
-        })
-        .collect()
+        }
+        Ok(())
+    }
+
+    // A document that is not an object has no events.
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
+        while seq.next_element::<IgnoredAny>()?.is_some() {}
+        Ok(())
+    }
+    fn visit_bool<E: de::Error>(self, _: bool) -> Result<(), E> {
+        Ok(())
+    }
+    fn visit_i64<E: de::Error>(self, _: i64) -> Result<(), E> {
+        Ok(())
+    }
+    fn visit_u64<E: de::Error>(self, _: u64) -> Result<(), E> {
+        Ok(())
+    }
+    fn visit_f64<E: de::Error>(self, _: f64) -> Result<(), E> {
+        Ok(())
+    }
+    fn visit_str<E: de::Error>(self, _: &str) -> Result<(), E> {
+        Ok(())
+    }
+    fn visit_unit<E: de::Error>(self) -> Result<(), E> {
+        Ok(())
+    }
+}
+
+/// The event list, each element parsed and emitted on its own.
+struct Records<'a, 'e> {
+    source: &'a str,
+    emit: &'a mut Emit<'e>,
+    stopped: &'a mut Option<ParseError>,
+}
+
+impl<'de> DeserializeSeed<'de> for Records<'_, '_> {
+    type Value = ();
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
+        d.deserialize_any(self)
+    }
+}
+
+impl<'de> Visitor<'de> for Records<'_, '_> {
+    type Value = ();
+
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str("a list of events")
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
+        while let Some(record) = seq.next_element::<Value>()? {
+            let Value::Object(mut event) = record else {
+                *self.stopped = Some(ParseError::invalid(format!(
+                    "a record is not a JSON object but {}",
+                    json_type(&record)
+                )));
+                return Err(de::Error::custom("stopped"));
+            };
+            event.insert("source".into(), self.source.into());
+            if let Err(e) = (self.emit)(event) {
+                *self.stopped = Some(e);
+                return Err(de::Error::custom("stopped"));
+            }
+        }
+        Ok(())
+    }
 }
 
 fn json_type(v: &Value) -> &'static str {

@@ -1,7 +1,7 @@
 //! AWS Config: `AWSLogs/ACCOUNT/Config/REGION/YYYY/M/D/` with un-padded month and day,
 //! `configurationItems` per object, objects read in date order.
 
-use super::{Bucket, DateStyle, Event, Layout, Listed, ParseContext, ParseError};
+use super::{Bucket, DateStyle, Emit, Layout, Listed, ParseContext, ParseError};
 use crate::state::TableKind;
 use chrono::{NaiveDate, NaiveDateTime};
 use regex::Regex;
@@ -75,8 +75,14 @@ impl Bucket for Config {
             .collect()
     }
 
-    fn parse(&self, _key: &str, data: &[u8], _ctx: ParseContext) -> Result<Vec<Event>, ParseError> {
-        super::cloudtrail::records_of(data, "configurationItems", "config")
+    fn parse_stream(
+        &self,
+        _key: &str,
+        input: &mut dyn std::io::BufRead,
+        _ctx: ParseContext,
+        emit: &mut Emit,
+    ) -> Result<(), ParseError> {
+        super::cloudtrail::stream_records(input, "configurationItems", "config", emit)
     }
 
     fn reshape(&self, msg: Value) -> Vec<Value> {

@@ -3,8 +3,8 @@
 //! reshaping here (Macie summaries, `additionalInfo.unusual`) is shared by every type that
 //! the reference derives from its custom bucket.
 
-use super::text::{concatenated_json, csv_rows, row_event, utf8, Extras};
-use super::{Bucket, Event, Layout, ParseContext, ParseError};
+use super::text::{concatenated_json, csv_rows, read_error, row_event, Extras};
+use super::{Bucket, Emit, Event, Layout, ParseContext, ParseError};
 use crate::state::TableKind;
 use regex::Regex;
 use serde_json::{Map, Value};
@@ -35,13 +35,31 @@ impl Bucket for Custom {
         Some(slash_date())
     }
 
-    fn parse(&self, _key: &str, data: &[u8], _ctx: ParseContext) -> Result<Vec<Event>, ParseError> {
-        events_or_rows(utf8(data)?)
+    fn parse_stream(
+        &self,
+        _key: &str,
+        input: &mut dyn std::io::BufRead,
+        _ctx: ParseContext,
+        emit: &mut Emit,
+    ) -> Result<(), ParseError> {
+        // Held whole: a Macie object may need its coordinates repaired before parsing.
+        let text = read_all(input)?;
+        for event in events_or_rows(&text)? {
+            emit(event)?;
+        }
+        Ok(())
     }
 
     fn reshape(&self, msg: Value) -> Vec<Value> {
         vec![reshape_custom(msg)]
     }
+}
+
+/// The whole object as text.
+pub fn read_all(input: &mut dyn std::io::BufRead) -> Result<String, ParseError> {
+    let mut text = String::new();
+    input.read_to_string(&mut text).map_err(read_error)?;
+    Ok(text)
 }
 
 /// Macie writes coordinates with leading zeros (`"lat":040.4168`), which is not JSON (D6).

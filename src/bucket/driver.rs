@@ -6,10 +6,11 @@
 //! by the queue, and never before, so a failure or a kill re-sends at most the object in
 //! flight and never skips one.
 
-use super::{Bucket, Layout, Listed, ParseContext, ParseError};
+use super::pipeline::{self, Chunk, ObjectFailure, ObjectJob};
+use super::{Bucket, Layout, Listed, ParseContext};
 use crate::aws::{classify, AwsError, AwsErrorKind, Clients};
 use crate::debug;
-use crate::decode::{self, Compression, DecodeError};
+use crate::decode::DecodeError;
 use crate::exit::{code, fail};
 use crate::message::{self, DiscardFilter, Origin};
 use crate::queue::Queue;
@@ -17,7 +18,10 @@ use crate::state::{Retention, Scope, State, TableKind};
 use anyhow::Result;
 use chrono::{Duration, NaiveDate};
 use regex::Regex;
+use std::collections::{HashMap, VecDeque};
+use std::sync::Arc;
 use std::sync::OnceLock;
+use tokio::sync::mpsc;
 
 const PATH_DATE_FORMAT: &str = "%Y/%m/%d";
 const MAX_KEYS: i32 = 1000;
@@ -38,7 +42,7 @@ pub struct RunOptions {
     pub reparse: bool,
     pub skip_on_error: bool,
     pub remove: bool,
-    pub discard: Option<DiscardFilter>,
+    pub discard: Option<Arc<DiscardFilter>>,
     /// The caller's account (STS), under which custom layouts are recorded.
     pub caller_account: Option<String>,
 }
@@ -54,8 +58,10 @@ pub struct Summary {
 
 pub struct Driver<'a> {
     pub opts: RunOptions,
-    pub bucket: &'a dyn Bucket,
+    pub bucket: Arc<dyn Bucket>,
     pub clients: &'a Clients,
+    /// Objects fetched and parsed at once.
+    pub workers: usize,
     pub state: State,
     pub queue: Queue,
     pub summary: Summary,
@@ -63,20 +69,13 @@ pub struct Driver<'a> {
 
 /// One listing: an account and region of an `AWSLogs/` layout (and flow log), or a custom
 /// prefix.
+#[derive(Clone)]
 struct Listing {
     state: Scope,
     account: String,
     region: Option<String>,
     prefix: String,
     flow_log_id: Option<String>,
-}
-
-/// Why one object yielded no events.
-enum ObjectFailure {
-    Decode(DecodeError),
-    Parse(String),
-    /// The service refused the object (e.g. AccessDenied, NoSuchKey): retrying won't help.
-    Fetch(String),
 }
 
 fn throttling_message(operation: &str) -> String {
@@ -241,35 +240,13 @@ impl<'a> Driver<'a> {
 
     /// Folder names one level under `prefix` (every page).
     async fn folders(&self, prefix: &str, operation: &str) -> Result<Vec<String>> {
-        let mut names = Vec::new();
-        let mut token: Option<String> = None;
-        loop {
-            let resp = self
-                .s3()
-                .list_objects_v2()
-                .bucket(&self.opts.bucket)
-                .prefix(prefix)
-                .delimiter("/")
-                .set_continuation_token(token.clone())
-                .send()
-                .await
-                .map_err(|e| {
-                    self.listing_failure(operation, classify("ListObjectsV2", &e), false)
-                })?;
-            for p in resp.common_prefixes() {
-                if let Some(name) = p
-                    .prefix()
-                    .and_then(|p| p.trim_end_matches('/').rsplit('/').next())
-                {
-                    names.push(name.to_string());
-                }
-            }
-            match resp.next_continuation_token() {
-                Some(t) if resp.is_truncated() == Some(true) => token = Some(t.to_string()),
-                _ => break,
-            }
-        }
-        Ok(names)
+        list_folders(
+            self.clients.s3.clone(),
+            self.opts.bucket.clone(),
+            prefix.to_string(),
+        )
+        .await
+        .map_err(|e| self.listing_failure(operation, e, false))
     }
 
     fn listing_failure(
@@ -325,16 +302,6 @@ impl<'a> Driver<'a> {
             .collect())
     }
 
-    async fn find_regions(&self, account: &str) -> Result<Vec<String>> {
-        let regions = self
-            .folders(&self.service_prefix(account), "find_regions")
-            .await?;
-        if regions.is_empty() {
-            debug!(1, "+++ No regions found for AWS Account {account}");
-        }
-        Ok(regions)
-    }
-
     fn listing(&self, account: &str, region: Option<&str>, flow_log_id: Option<&str>) -> Listing {
         let (table_kind_region, table_kind_flow) = match self.bucket.table().1 {
             TableKind::Regional => (region, None),
@@ -358,54 +325,96 @@ impl<'a> Driver<'a> {
     pub async fn run(mut self) -> Result<Summary> {
         self.check_bucket().await?;
         self.state.ensure_table()?;
-        match self.bucket.layout() {
-            Layout::AwsLogs { .. } => self.read_aws_logs().await?,
+        let listings = match self.bucket.layout() {
+            Layout::AwsLogs { .. } => self.aws_logs_listings().await?,
             Layout::Custom => {
                 if let Some(notice) = self.bucket.notice() {
                     crate::log::plain(&notice);
                 }
                 let account = self.opts.caller_account.clone().unwrap_or_default();
-                let listing = self.listing(&account, None, None);
-                self.read_listing(&listing).await?;
-                self.trim(&listing);
+                vec![self.listing(&account, None, None)]
             }
+        };
+        // Markers come from the state before anything is read: reading one listing never
+        // changes another's marker, so the listings can be fetched ahead.
+        let mut planned = Vec::with_capacity(listings.len());
+        for listing in listings {
+            let marker = self.start_after(&listing)?;
+            planned.push((listing, marker));
+        }
+        let mut ahead: VecDeque<(Listing, String, mpsc::Receiver<PageResult>)> = VecDeque::new();
+        let mut planned = planned.into_iter();
+        loop {
+            while ahead.len() < self.workers.max(1) {
+                let Some((listing, marker)) = planned.next() else {
+                    break;
+                };
+                let pages = self.list_pages(&listing, &marker);
+                ahead.push_back((listing, marker, pages));
+            }
+            let Some((listing, marker, pages)) = ahead.pop_front() else {
+                break;
+            };
+            self.read_listing(&listing, &marker, pages).await?;
+            self.trim(&listing);
         }
         let summary = self.summary.clone();
         self.state.close();
         Ok(summary)
     }
 
-    async fn read_aws_logs(&mut self) -> Result<()> {
+    /// Every (account, region[, flow log]) to read, accounts' regions discovered at once.
+    async fn aws_logs_listings(&mut self) -> Result<Vec<Listing>> {
         let accounts = match self.opts.accounts.clone() {
             Some(a) if !a.is_empty() => a,
             _ => self.find_account_ids().await?,
         };
-        for account in &accounts {
+        let regions_of: Vec<Vec<String>> = match self.opts.regions.clone() {
+            Some(r) if !r.is_empty() => vec![r; accounts.len()],
             // Regions are discovered for each account on its own (D9).
-            let regions = match self.opts.regions.clone() {
-                Some(r) if !r.is_empty() => r,
-                _ => self.find_regions(account).await?,
-            };
+            _ => {
+                let tasks: Vec<_> = accounts
+                    .iter()
+                    .map(|a| {
+                        tokio::spawn(list_folders(
+                            self.clients.s3.clone(),
+                            self.opts.bucket.clone(),
+                            self.service_prefix(a),
+                        ))
+                    })
+                    .collect();
+                let mut all = Vec::new();
+                for (account, task) in accounts.iter().zip(tasks) {
+                    let regions = task
+                        .await
+                        .map_err(|e| fail(code::UNKNOWN, format!("region discovery failed: {e}")))?
+                        .map_err(|e| self.listing_failure("find_regions", e, false))?;
+                    if regions.is_empty() {
+                        debug!(1, "+++ No regions found for AWS Account {account}");
+                    }
+                    all.push(regions);
+                }
+                all
+            }
+        };
+        let mut flow_logs: HashMap<String, Vec<String>> = HashMap::new();
+        let mut listings = Vec::new();
+        for (account, regions) in accounts.iter().zip(regions_of) {
             for region in &regions {
-                debug!(1, "+++ Working on {account} - {region}");
-                let flow_logs: Vec<Option<String>> = if self.bucket.per_flow_log() {
-                    self.clients
-                        .flow_log_ids(region)
-                        .await?
-                        .into_iter()
-                        .map(Some)
-                        .collect()
-                } else {
-                    vec![None]
-                };
-                for flow_log_id in flow_logs {
-                    let listing = self.listing(account, Some(region), flow_log_id.as_deref());
-                    self.read_listing(&listing).await?;
-                    self.trim(&listing);
+                if !self.bucket.per_flow_log() {
+                    listings.push(self.listing(account, Some(region), None));
+                    continue;
+                }
+                if !flow_logs.contains_key(region) {
+                    let ids = self.clients.flow_log_ids(region).await?;
+                    flow_logs.insert(region.clone(), ids);
+                }
+                for id in &flow_logs[region] {
+                    listings.push(self.listing(account, Some(region), Some(id)));
                 }
             }
         }
-        Ok(())
+        Ok(listings)
     }
 
     fn trim(&self, listing: &Listing) {
@@ -443,54 +452,105 @@ impl<'a> Driver<'a> {
         }
     }
 
-    async fn read_listing(&mut self, listing: &Listing) -> Result<()> {
-        let start_after = self.start_after(listing)?;
+    /// List a prefix page by page in the background, one page ahead of the reader.
+    fn list_pages(&self, listing: &Listing, start_after: &str) -> mpsc::Receiver<PageResult> {
+        let (tx, rx) = mpsc::channel(1);
+        let s3 = self.clients.s3.clone();
+        let (bucket, prefix, start_after) = (
+            self.opts.bucket.clone(),
+            listing.prefix.clone(),
+            start_after.to_string(),
+        );
+        let flow_log_id = listing.flow_log_id.clone();
+        tokio::spawn(async move {
+            let mut token: Option<String> = None;
+            loop {
+                let mut request = s3
+                    .list_objects_v2()
+                    .bucket(&bucket)
+                    .prefix(&prefix)
+                    .max_keys(MAX_KEYS);
+                request = match &token {
+                    Some(t) => request.continuation_token(t),
+                    None => request.start_after(&start_after),
+                };
+                let page = match request.send().await {
+                    Ok(p) => p,
+                    Err(e) => {
+                        let _ = tx.send(Err(classify("ListObjectsV2", &e))).await;
+                        return;
+                    }
+                };
+                let objects: Vec<Listed> = page
+                    .contents()
+                    .iter()
+                    .filter_map(|o| {
+                        let key = o.key()?;
+                        if key.is_empty() || key.ends_with('/') {
+                            return None;
+                        }
+                        if let Some(flow) = &flow_log_id {
+                            if !key.contains(flow.as_str()) {
+                                return None;
+                            }
+                        }
+                        Some(Listed {
+                            key: key.to_string(),
+                            last_modified: o
+                                .last_modified()
+                                .and_then(|t| chrono::DateTime::from_timestamp(t.secs(), 0)),
+                        })
+                    })
+                    .collect();
+                let listed_any = !page.contents().is_empty();
+                let next = page
+                    .next_continuation_token()
+                    .filter(|_| page.is_truncated() == Some(true))
+                    .map(str::to_string);
+                if tx
+                    .send(Ok(Page {
+                        objects,
+                        listed_any,
+                    }))
+                    .await
+                    .is_err()
+                {
+                    return;
+                }
+                match next {
+                    Some(t) => token = Some(t),
+                    None => return,
+                }
+            }
+        });
+        rx
+    }
+
+    async fn read_listing(
+        &mut self,
+        listing: &Listing,
+        start_after: &str,
+        mut pages: mpsc::Receiver<PageResult>,
+    ) -> Result<()> {
+        if let Some(region) = &listing.region {
+            debug!(1, "+++ Working on {} - {region}", listing.account);
+        }
         debug!(2, "+++ Marker: {start_after}");
         if self.opts.reparse {
             debug!(2, "++ Reparse mode enabled");
         }
-        let mut token: Option<String> = None;
-        loop {
-            let mut request = self
-                .s3()
-                .list_objects_v2()
-                .bucket(&self.opts.bucket)
-                .prefix(&listing.prefix)
-                .max_keys(MAX_KEYS);
-            request = match &token {
-                Some(t) => request.continuation_token(t),
-                None => request.start_after(&start_after),
-            };
-            let page = request.send().await.map_err(|e| {
-                self.listing_failure("iter_files_in_bucket", classify("ListObjectsV2", &e), true)
-            })?;
-            if page.contents().is_empty() {
+        let mut in_flight: VecDeque<(Listed, mpsc::Receiver<Chunk>)> = VecDeque::new();
+        while let Some(page) = pages.recv().await {
+            let page = page.map_err(|e| self.listing_failure("iter_files_in_bucket", e, true))?;
+            if !page.listed_any {
                 self.no_logs(listing);
-                return Ok(());
+                break;
             }
-            let objects: Vec<Listed> = page
-                .contents()
-                .iter()
-                .filter_map(|o| {
-                    let key = o.key()?;
-                    if key.is_empty() || key.ends_with('/') {
-                        return None;
-                    }
-                    if let Some(flow) = &listing.flow_log_id {
-                        if !key.contains(flow.as_str()) {
-                            return None;
-                        }
-                    }
-                    Some(Listed {
-                        key: key.to_string(),
-                        last_modified: o
-                            .last_modified()
-                            .and_then(|t| chrono::DateTime::from_timestamp(t.secs(), 0)),
-                    })
-                })
-                .collect();
-            let mut processed = 0;
-            for object in self.bucket.arrange_page(objects, self.opts.only_logs_after) {
+            let mut started = 0;
+            for object in self
+                .bucket
+                .arrange_page(page.objects, self.opts.only_logs_after)
+            {
                 let key = object.key.as_str();
                 if let Some(re) = self.bucket.same_prefix_date() {
                     if re.find(key).map(|m| m.start()) != Some(listing.prefix.len()) {
@@ -511,69 +571,41 @@ impl<'a> Driver<'a> {
                     }
                 }
                 debug!(2, "++ Found new log: {key}");
-                self.process_object(listing, &object).await?;
-                processed += 1;
+                // Objects are recorded in listing order, so the marker (the greatest
+                // recorded key) never passes an object still in flight.
+                while in_flight.len() >= self.workers.max(1) {
+                    let (done, rx) = in_flight.pop_front().expect("non-empty");
+                    self.finish_object(listing, &done, rx).await?;
+                }
+                let rx = pipeline::start(self.job(listing, key));
+                in_flight.push_back((object, rx));
+                started += 1;
             }
-            if processed == 0 {
+            if started == 0 {
                 self.no_logs(listing);
             }
-            match page.next_continuation_token() {
-                Some(t) if page.is_truncated() == Some(true) => token = Some(t.to_string()),
-                _ => return Ok(()),
-            }
         }
+        while let Some((done, rx)) = in_flight.pop_front() {
+            self.finish_object(listing, &done, rx).await?;
+        }
+        Ok(())
     }
 
-    async fn fetch(&self, key: &str) -> Result<std::result::Result<Vec<u8>, ObjectFailure>> {
-        let resp = self
-            .s3()
-            .get_object()
-            .bucket(&self.opts.bucket)
-            .key(key)
-            .send()
-            .await;
-        let resp = match resp {
-            Ok(r) => r,
-            Err(e) => {
-                let err = classify("GetObject", &e);
-                return match err.kind {
-                    AwsErrorKind::Service(_) => Ok(Err(ObjectFailure::Fetch(err.text))),
-                    _ => Err(self.listing_failure("get_object", err, true)),
-                };
-            }
-        };
-        // A body cut short is never taken as the whole object: the run stops, unrecorded.
-        let body = resp.body.collect().await.map_err(|e| {
-            fail(
-                code::S3_UNEXPECTED,
-                format!(
-                    "Unexpected error querying/working with objects in S3: reading {key}: {}",
-                    crate::aws::error_text(&e)
-                ),
-            )
-        })?;
-        Ok(Ok(body.into_bytes().to_vec()))
-    }
-
-    async fn events_of(
-        &self,
-        key: &str,
-    ) -> Result<std::result::Result<Vec<super::Event>, ObjectFailure>> {
-        let data = match self.fetch(key).await? {
-            Ok(d) => d,
-            Err(f) => return Ok(Err(f)),
-        };
-        let plain = match decode::decode(Compression::of_key(key), data) {
-            Ok(p) => p,
-            Err(e) => return Ok(Err(ObjectFailure::Decode(e))),
-        };
-        let ctx = ParseContext {
-            skip_on_error: self.opts.skip_on_error,
-        };
-        match self.bucket.parse(key, &plain, ctx) {
-            Ok(events) => Ok(Ok(events)),
-            Err(ParseError::Invalid(m)) => Ok(Err(ObjectFailure::Parse(m))),
-            Err(ParseError::Fatal(c, m)) => Err(fail(c, m)),
+    fn job(&self, listing: &Listing, key: &str) -> ObjectJob {
+        ObjectJob {
+            s3: self.clients.s3.clone(),
+            bucket_name: self.opts.bucket.clone(),
+            key: key.to_string(),
+            bucket: self.bucket.clone(),
+            ctx: ParseContext {
+                skip_on_error: self.opts.skip_on_error,
+            },
+            discard: self.opts.discard.clone(),
+            account_alias: self.opts.account_alias.clone(),
+            account_id: self
+                .bucket
+                .is_aws_logs_type()
+                .then(|| listing.account.clone()),
         }
     }
 
@@ -586,9 +618,9 @@ impl<'a> Driver<'a> {
         }
     }
 
-    /// The error_msg text (with --skip_on_error) and the fatal exit otherwise.
-    fn failure_texts(key: &str, failure: &ObjectFailure) -> (String, i32, String) {
-        match failure {
+    /// The error_msg text (with --skip_on_error), the exit code and the fatal text otherwise.
+    fn failure_texts(key: &str, failure: &ObjectFailure) -> Option<(String, i32, String)> {
+        Some(match failure {
             ObjectFailure::Decode(DecodeError::InvalidGzip(d)) => (
                 format!("Failed to decompress file {key}: {d}"),
                 code::DECOMPRESS,
@@ -619,55 +651,80 @@ impl<'a> Driver<'a> {
                 let text = format!("Unknown error reading/parsing file {key}: {e}");
                 (text.clone(), code::UNKNOWN, text)
             }
-        }
+            ObjectFailure::Fatal(_) => return None,
+        })
     }
 
-    fn send(&mut self, msg: &serde_json::Value) -> Result<()> {
-        let json = serde_json::to_string(msg)?;
+    fn send(&mut self, json: &str) -> Result<()> {
         debug!(3, "{json}");
-        if self.queue.send(&json)? {
+        if self.queue.send(json)? {
             self.summary.events_sent += 1;
         }
         Ok(())
     }
 
-    async fn process_object(&mut self, listing: &Listing, object: &Listed) -> Result<()> {
-        let (account, key) = (listing.account.as_str(), object.key.as_str());
-        match self.events_of(key).await? {
-            Ok(events) => {
-                for event in events {
-                    if let Some(filter) = &self.opts.discard {
-                        if filter.should_skip(&serde_json::Value::Object(event.clone())) {
-                            debug!(
-                                2,
-                                "+++ The \"{}\" regex found a match in the \"{}\" field. The event will be skipped.",
-                                filter.pattern(),
-                                filter.field()
-                            );
-                            self.summary.events_discarded += 1;
-                            continue;
+    /// Send an object's messages, then delete (`--remove`) and record it. Messages are held
+    /// until the object was read whole, as the reference does, unless they grow past
+    /// [`HOLD_BYTES`]: then they are sent as they come to keep memory flat.
+    async fn finish_object(
+        &mut self,
+        listing: &Listing,
+        object: &Listed,
+        mut rx: mpsc::Receiver<Chunk>,
+    ) -> Result<()> {
+        let key = object.key.as_str();
+        let mut held: Vec<String> = Vec::new();
+        let mut held_bytes = 0;
+        let mut streaming = false;
+        let outcome = loop {
+            match rx.recv().await {
+                Some(Chunk::Messages { json, discarded }) => {
+                    self.summary.events_discarded += discarded;
+                    if streaming {
+                        for m in &json {
+                            self.send(m)?;
                         }
-                        debug!(
-                            3,
-                            "+++ The \"{}\" regex did not find a match in the \"{}\" field. The event will be processed.",
-                            filter.pattern(),
-                            filter.field()
-                        );
+                        continue;
                     }
-                    let msg = message::envelope(&self.origin(account, key), event);
-                    for out in self.bucket.reshape(msg) {
-                        self.send(&out)?;
+                    held_bytes += json.iter().map(String::len).sum::<usize>();
+                    held.extend(json);
+                    if held_bytes > HOLD_BYTES {
+                        streaming = true;
+                        for m in std::mem::take(&mut held) {
+                            self.send(&m)?;
+                        }
                     }
                 }
+                Some(Chunk::Done(result)) => break result,
+                None => {
+                    break Err(ObjectFailure::Fatal(fail(
+                        code::UNKNOWN,
+                        format!("reading {key} stopped without a result"),
+                    )))
+                }
             }
+        };
+        match outcome {
+            Ok(()) => {
+                for m in std::mem::take(&mut held) {
+                    self.send(&m)?;
+                }
+            }
+            Err(ObjectFailure::Fatal(e)) => return Err(e),
             Err(failure) => {
-                let (error_msg, exit_code, fatal) = Self::failure_texts(key, &failure);
+                let (error_msg, exit_code, fatal) =
+                    Self::failure_texts(key, &failure).expect("not fatal");
+                if streaming {
+                    crate::log::warning(&format!(
+                        "{key} failed after some of its events were sent; they will be sent again when it is read again"
+                    ));
+                }
                 if !self.opts.skip_on_error {
                     return Err(fail(exit_code, fatal));
                 }
                 debug!(1, "++ {error_msg}; skipping...");
-                let msg = message::error_envelope(&self.origin(account, key), &error_msg);
-                self.send(&msg)?;
+                let msg = message::error_envelope(&self.origin(&listing.account, key), &error_msg);
+                self.send(&serde_json::to_string(&msg)?)?;
             }
         }
         if self.opts.remove {
@@ -693,5 +750,49 @@ impl<'a> Driver<'a> {
         }
         self.summary.objects_processed += 1;
         Ok(())
+    }
+}
+
+/// Messages of one object held back until it was read whole, at most.
+const HOLD_BYTES: usize = 8 * 1024 * 1024;
+
+struct Page {
+    objects: Vec<Listed>,
+    /// The page listed keys at all (folders included): an empty page ends the listing.
+    listed_any: bool,
+}
+
+type PageResult = std::result::Result<Page, AwsError>;
+
+/// Folder names one level under `prefix`, every page.
+async fn list_folders(
+    s3: aws_sdk_s3::Client,
+    bucket: String,
+    prefix: String,
+) -> std::result::Result<Vec<String>, AwsError> {
+    let mut names = Vec::new();
+    let mut token: Option<String> = None;
+    loop {
+        let resp = s3
+            .list_objects_v2()
+            .bucket(&bucket)
+            .prefix(&prefix)
+            .delimiter("/")
+            .set_continuation_token(token.clone())
+            .send()
+            .await
+            .map_err(|e| classify("ListObjectsV2", &e))?;
+        for p in resp.common_prefixes() {
+            if let Some(name) = p
+                .prefix()
+                .and_then(|p| p.trim_end_matches('/').rsplit('/').next())
+            {
+                names.push(name.to_string());
+            }
+        }
+        match resp.next_continuation_token() {
+            Some(t) if resp.is_truncated() == Some(true) => token = Some(t.to_string()),
+            _ => return Ok(names),
+        }
     }
 }

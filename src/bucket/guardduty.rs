@@ -3,8 +3,8 @@
 //! CloudWatch events under a prefix. Which one a bucket holds is decided once, from whether
 //! `PREFIX/AWSLogs` exists.
 
-use super::text::utf8;
-use super::{Bucket, Event, Layout, ParseContext, ParseError};
+use super::text::Lines;
+use super::{Bucket, Emit, Layout, ParseContext, ParseError};
 use crate::state::TableKind;
 use regex::Regex;
 use serde_json::Value;
@@ -68,26 +68,35 @@ impl Bucket for GuardDuty {
         })
     }
 
-    fn parse(&self, key: &str, data: &[u8], _ctx: ParseContext) -> Result<Vec<Event>, ParseError> {
-        let text = utf8(data)?;
+    fn parse_stream(
+        &self,
+        key: &str,
+        input: &mut dyn std::io::BufRead,
+        _ctx: ParseContext,
+        emit: &mut Emit,
+    ) -> Result<(), ParseError> {
         if !key.ends_with(".jsonl.gz") {
-            return super::custom::events_or_rows(text);
+            let text = super::custom::read_all(input)?;
+            for event in super::custom::events_or_rows(&text)? {
+                emit(event)?;
+            }
+            return Ok(());
         }
-        text.split_inclusive('\n')
-            .map(|line| {
-                let v: Value = serde_json::from_str(line)?;
-                let Value::Object(mut finding) = v else {
-                    return Err(ParseError::invalid("a finding is not a JSON object"));
-                };
-                let source = finding
-                    .get("service")
-                    .and_then(|s| s.get("serviceName"))
-                    .cloned()
-                    .ok_or_else(|| ParseError::invalid("KeyError('serviceName')"))?;
-                finding.insert("source".into(), source);
-                Ok(finding)
-            })
-            .collect()
+        let mut lines = Lines::new(input);
+        while let Some(line) = lines.next_line()? {
+            let v: Value = serde_json::from_str(&line)?;
+            let Value::Object(mut finding) = v else {
+                return Err(ParseError::invalid("a finding is not a JSON object"));
+            };
+            let source = finding
+                .get("service")
+                .and_then(|s| s.get("serviceName"))
+                .cloned()
+                .ok_or_else(|| ParseError::invalid("KeyError('serviceName')"))?;
+            finding.insert("source".into(), source);
+            emit(finding)?;
+        }
+        Ok(())
     }
 
     /// A port-probe finding with several details is sent once per detail, without the

@@ -2,8 +2,8 @@
 //! space-separated, partly quoted fields. ALB, CLB and NLB differ only in their columns and
 //! in how `ip:port` fields are split.
 
-use super::text::{csv_rows, row_event, utf8, Extras};
-use super::{Bucket, Event, Layout, ParseContext, ParseError};
+use super::text::{row_event, CsvReader, Extras};
+use super::{Bucket, Emit, Event, Layout, ParseContext, ParseError};
 use crate::state::TableKind;
 use serde_json::Value;
 
@@ -145,11 +145,16 @@ impl Bucket for LoadBalancer {
         false
     }
 
-    fn parse(&self, _key: &str, data: &[u8], _ctx: ParseContext) -> Result<Vec<Event>, ParseError> {
-        let rows = csv_rows(utf8(data)?, ' ');
-        Ok(rows
-            .into_iter()
-            .map(|row| {
+    fn parse_stream(
+        &self,
+        _key: &str,
+        input: &mut dyn std::io::BufRead,
+        _ctx: ParseContext,
+        emit: &mut Emit,
+    ) -> Result<(), ParseError> {
+        let mut rows = CsvReader::new(input, ' ');
+        while let Some(row) = rows.next_row()? {
+            emit({
                 let mut e = row_event(self.fields(), row, Extras::ExtraFields);
                 e.insert("source".into(), self.name().into());
                 match self.kind {
@@ -166,8 +171,9 @@ impl Bucket for LoadBalancer {
                     Kind::Clb => {}
                 }
                 e
-            })
-            .collect())
+            })?;
+        }
+        Ok(())
     }
 
     fn reshape(&self, msg: Value) -> Vec<Value> {

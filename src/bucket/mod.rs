@@ -8,6 +8,7 @@ pub mod custom;
 pub mod driver;
 pub mod guardduty;
 pub mod load_balancers;
+pub mod pipeline;
 pub mod server_access;
 pub mod text;
 pub mod umbrella;
@@ -59,6 +60,8 @@ pub enum ParseError {
     Invalid(String),
     /// The run cannot go on whatever the flags say (exit code, `ERROR:` text).
     Fatal(i32, String),
+    /// Reading the object failed (a decompression error, told apart by the caller).
+    Read(String),
 }
 
 impl ParseError {
@@ -70,7 +73,9 @@ impl ParseError {
 impl fmt::Display for ParseError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            ParseError::Invalid(m) | ParseError::Fatal(_, m) => f.write_str(m),
+            ParseError::Invalid(m) | ParseError::Fatal(_, m) | ParseError::Read(m) => {
+                f.write_str(m)
+            }
         }
     }
 }
@@ -82,6 +87,9 @@ impl From<serde_json::Error> for ParseError {
 }
 
 pub type Event = Map<String, Value>;
+
+/// Where a parser hands each event as soon as it has it; an error stops the parser.
+pub type Emit<'a> = dyn FnMut(Event) -> Result<(), ParseError> + 'a;
 
 /// What a parser may need to know about the run.
 #[derive(Debug, Clone, Copy)]
@@ -182,8 +190,27 @@ pub trait Bucket: Send + Sync {
         None
     }
 
-    /// The events of one decompressed object, in order.
-    fn parse(&self, key: &str, data: &[u8], ctx: ParseContext) -> Result<Vec<Event>, ParseError>;
+    /// Read one decompressed object and emit its events in order, without holding the
+    /// object whole where the format allows it.
+    fn parse_stream(
+        &self,
+        key: &str,
+        input: &mut dyn std::io::BufRead,
+        ctx: ParseContext,
+        emit: &mut Emit,
+    ) -> Result<(), ParseError>;
+
+    /// Every event of an object held in memory.
+    #[cfg(test)]
+    fn parse(&self, key: &str, data: &[u8], ctx: ParseContext) -> Result<Vec<Event>, ParseError> {
+        let mut events = Vec::new();
+        let mut input = data;
+        self.parse_stream(key, &mut input, ctx, &mut |e| {
+            events.push(e);
+            Ok(())
+        })?;
+        Ok(events)
+    }
 
     /// Reshape one enveloped message into what is sent (usually one message).
     fn reshape(&self, msg: Value) -> Vec<Value> {
@@ -220,19 +247,19 @@ pub fn custom_creation_date(object: &Listed) -> Option<i64> {
 
 /// The bucket type for a `--type` value (case-insensitive), or `None` for an unknown type.
 /// GuardDuty is resolved later, once the bucket was looked at (native or Kinesis layout).
-pub fn for_type(name: &str, prefix: &str) -> Option<Box<dyn Bucket>> {
+pub fn for_type(name: &str, prefix: &str) -> Option<std::sync::Arc<dyn Bucket>> {
     Some(match name.to_lowercase().as_str() {
-        "cloudtrail" => Box::new(cloudtrail::CloudTrail),
-        "config" => Box::new(config::Config),
-        "vpcflow" => Box::new(vpcflow::VpcFlow),
-        "custom" => Box::new(custom::Custom),
-        "guardduty" => Box::new(guardduty::GuardDuty { native: true }),
-        "cisco_umbrella" => Box::new(umbrella::Umbrella::new(prefix)),
-        "waf" => Box::new(waf::Waf),
-        "alb" => Box::new(load_balancers::LoadBalancer::alb()),
-        "clb" => Box::new(load_balancers::LoadBalancer::clb()),
-        "nlb" => Box::new(load_balancers::LoadBalancer::nlb()),
-        "server_access" => Box::new(server_access::ServerAccess),
+        "cloudtrail" => std::sync::Arc::new(cloudtrail::CloudTrail),
+        "config" => std::sync::Arc::new(config::Config),
+        "vpcflow" => std::sync::Arc::new(vpcflow::VpcFlow),
+        "custom" => std::sync::Arc::new(custom::Custom),
+        "guardduty" => std::sync::Arc::new(guardduty::GuardDuty { native: true }),
+        "cisco_umbrella" => std::sync::Arc::new(umbrella::Umbrella::new(prefix)),
+        "waf" => std::sync::Arc::new(waf::Waf),
+        "alb" => std::sync::Arc::new(load_balancers::LoadBalancer::alb()),
+        "clb" => std::sync::Arc::new(load_balancers::LoadBalancer::clb()),
+        "nlb" => std::sync::Arc::new(load_balancers::LoadBalancer::nlb()),
+        "server_access" => std::sync::Arc::new(server_access::ServerAccess),
         _ => return None,
     })
 }

@@ -1,8 +1,8 @@
 //! S3 server access logs: `PREFIX/YYYY-MM-DD-HH-MM-SS-UNIQUEID`, one request per line with
 //! bracketed times and quoted values.
 
-use super::text::utf8;
-use super::{Bucket, DateStyle, Event, Layout, ParseContext, ParseError};
+use super::text::Lines;
+use super::{Bucket, DateStyle, Emit, Event, Layout, ParseContext, ParseError};
 use crate::state::TableKind;
 use regex::Regex;
 use serde_json::Value;
@@ -69,21 +69,27 @@ impl Bucket for ServerAccess {
         false
     }
 
-    fn parse(&self, _key: &str, data: &[u8], _ctx: ParseContext) -> Result<Vec<Event>, ParseError> {
-        let text = utf8(data)?.replace("\r\n", "\n");
-        Ok(text
-            .split_inclusive('\n')
-            .map(|line| {
+    fn parse_stream(
+        &self,
+        _key: &str,
+        input: &mut dyn std::io::BufRead,
+        _ctx: ParseContext,
+        emit: &mut Emit,
+    ) -> Result<(), ParseError> {
+        let mut lines = Lines::new(input);
+        while let Some(line) = lines.next_line()? {
+            emit({
                 // Fields past the 24 named ones are dropped, as the reference's zip() does.
                 let mut e: Event = FIELDS
                     .iter()
-                    .zip(split_line(line))
+                    .zip(split_line(&line))
                     .map(|(k, v)| (k.to_string(), Value::String(v)))
                     .collect();
                 e.insert("source".into(), "s3_server_access".into());
                 e
-            })
-            .collect())
+            })?;
+        }
+        Ok(())
     }
 
     fn reshape(&self, msg: Value) -> Vec<Value> {

@@ -4,6 +4,7 @@
 
 use super::{Event, ParseError};
 use serde_json::Value;
+use std::io::BufRead;
 
 /// The object as text. Python decodes it as UTF-8 in text mode and fails on invalid bytes.
 pub fn utf8(data: &[u8]) -> Result<&str, ParseError> {
@@ -193,5 +194,170 @@ mod tests {
         assert!(got.iter().all(|r| r.is_ok()));
         let got = concatenated_json("{\"a\":1} {bad");
         assert!(got[0].is_ok() && got[1].is_err());
+    }
+}
+
+/// The longest line (or CSV record) accepted; a longer one fails its object instead of
+/// exhausting memory.
+pub const MAX_LINE_BYTES: usize = 64 * 1024 * 1024;
+
+/// Lines as Python's text mode gives them: `\n`, `\r\n` and `\r` all end a line, which is
+/// returned ending in `\n` (the last one may have no terminator). Invalid UTF-8 is an error.
+pub struct Lines<'a> {
+    input: &'a mut dyn BufRead,
+    pending: std::collections::VecDeque<String>,
+    buf: Vec<u8>,
+}
+
+impl<'a> Lines<'a> {
+    pub fn new(input: &'a mut dyn BufRead) -> Self {
+        Lines {
+            input,
+            pending: Default::default(),
+            buf: Vec::new(),
+        }
+    }
+
+    pub fn next_line(&mut self) -> Result<Option<String>, ParseError> {
+        use std::io::Read;
+        if let Some(l) = self.pending.pop_front() {
+            return Ok(Some(l));
+        }
+        self.buf.clear();
+        let limit = (MAX_LINE_BYTES + 1) as u64;
+        let n = (&mut self.input)
+            .take(limit)
+            .read_until(b'\n', &mut self.buf)
+            .map_err(read_error)?;
+        if n == 0 {
+            return Ok(None);
+        }
+        if self.buf.len() > MAX_LINE_BYTES {
+            return Err(ParseError::invalid(format!(
+                "a line is longer than {} MiB",
+                MAX_LINE_BYTES / (1024 * 1024)
+            )));
+        }
+        let text = utf8(&self.buf)?;
+        let text = text.strip_suffix("\r\n").map(|t| format!("{t}\n"));
+        let text = text
+            .as_deref()
+            .unwrap_or_else(|| std::str::from_utf8(&self.buf).unwrap_or(""));
+        // A lone \r ends a line too.
+        let mut parts = text.split('\r').peekable();
+        while let Some(part) = parts.next() {
+            if parts.peek().is_some() {
+                self.pending.push_back(format!("{part}\n"));
+            } else if !part.is_empty() {
+                self.pending.push_back(part.to_string());
+            }
+        }
+        Ok(self.pending.pop_front())
+    }
+}
+
+/// An I/O error while reading an object: a decompression error (told apart by the caller) or
+/// text that is not UTF-8.
+pub fn read_error(e: std::io::Error) -> ParseError {
+    if e.kind() == std::io::ErrorKind::InvalidData {
+        ParseError::invalid(format!("UnicodeDecodeError('utf-8': {e})"))
+    } else {
+        ParseError::Read(e.to_string())
+    }
+}
+
+/// Python `csv.reader` records read from a stream, one line at a time.
+pub struct CsvReader<'a> {
+    lines: Lines<'a>,
+    delimiter: char,
+}
+
+impl<'a> CsvReader<'a> {
+    pub fn new(input: &'a mut dyn std::io::BufRead, delimiter: char) -> Self {
+        CsvReader {
+            lines: Lines::new(input),
+            delimiter,
+        }
+    }
+
+    /// The next record; a quoted field may span lines.
+    pub fn next_row(&mut self) -> Result<Option<Vec<String>>, ParseError> {
+        let mut record = String::new();
+        loop {
+            let Some(line) = self.lines.next_line()? else {
+                if record.is_empty() {
+                    return Ok(None);
+                }
+                return Ok(csv_rows(&record, self.delimiter).into_iter().next());
+            };
+            record.push_str(&line);
+            if record.len() > MAX_LINE_BYTES {
+                return Err(ParseError::invalid("a record is longer than 64 MiB"));
+            }
+            if !in_quotes(&record, self.delimiter) {
+                match csv_rows(&record, self.delimiter).into_iter().next() {
+                    Some(row) => return Ok(Some(row)),
+                    // An empty line is no record.
+                    None => record.clear(),
+                }
+            }
+        }
+    }
+}
+
+/// Whether `text` ends inside a quoted field (the record goes on on the next line).
+fn in_quotes(text: &str, delimiter: char) -> bool {
+    let mut quoted = false;
+    let mut at_field_start = true;
+    let mut chars = text.chars().peekable();
+    while let Some(c) = chars.next() {
+        if quoted {
+            if c == '"' {
+                if chars.peek() == Some(&'"') {
+                    chars.next();
+                } else {
+                    quoted = false;
+                }
+            }
+            continue;
+        }
+        if c == '"' && at_field_start {
+            quoted = true;
+        }
+        at_field_start = c == delimiter || c == '\n';
+    }
+    quoted
+}
+
+#[cfg(test)]
+mod stream_tests {
+    use super::*;
+
+    #[test]
+    fn lines_follow_universal_newlines() {
+        let mut input: &[u8] = b"a\r\nb\rc\nd";
+        let mut lines = Lines::new(&mut input);
+        let mut got = Vec::new();
+        while let Some(l) = lines.next_line().unwrap() {
+            got.push(l);
+        }
+        assert_eq!(got, ["a\n", "b\n", "c\n", "d"]);
+    }
+
+    #[test]
+    fn csv_reader_joins_quoted_lines_and_skips_empty_ones() {
+        let mut input: &[u8] = b"a \"b\nc\" d\n\ne f\n";
+        let mut r = CsvReader::new(&mut input, ' ');
+        assert_eq!(r.next_row().unwrap().unwrap(), ["a", "b\nc", "d"]);
+        assert_eq!(r.next_row().unwrap().unwrap(), ["e", "f"]);
+        assert_eq!(r.next_row().unwrap(), None);
+    }
+
+    #[test]
+    fn invalid_utf8_is_a_parse_error() {
+        let mut input: &[u8] = b"ok\n\xff\xfe\n";
+        let mut lines = Lines::new(&mut input);
+        assert!(lines.next_line().is_ok());
+        assert!(matches!(lines.next_line(), Err(ParseError::Invalid(_))));
     }
 }

@@ -1,8 +1,8 @@
 //! Cisco Umbrella logs in an S3 bucket: CSV under `.../dnslogs/`, `.../proxylogs/` or
 //! `.../iplogs/`, whose columns the prefix decides.
 
-use super::text::{csv_rows, row_event, utf8, Extras};
-use super::{Bucket, DateStyle, Event, Layout, ParseContext, ParseError};
+use super::text::{row_event, CsvReader, Extras};
+use super::{Bucket, DateStyle, Emit, Layout, ParseContext, ParseError};
 use crate::exit::code;
 use crate::state::TableKind;
 use serde_json::Value;
@@ -93,21 +93,26 @@ impl Bucket for Umbrella {
         DateStyle::Dashes
     }
 
-    fn parse(&self, _key: &str, data: &[u8], _ctx: ParseContext) -> Result<Vec<Event>, ParseError> {
+    fn parse_stream(
+        &self,
+        _key: &str,
+        input: &mut dyn std::io::BufRead,
+        _ctx: ParseContext,
+        emit: &mut Emit,
+    ) -> Result<(), ParseError> {
         let Some(fields) = self.fields else {
             return Err(ParseError::Fatal(
                 code::INVALID_TYPE,
                 "Only 'dnslogs', 'proxylogs' or 'iplogs' are allowed for Cisco Umbrella".into(),
             ));
         };
-        Ok(csv_rows(utf8(data)?, ',')
-            .into_iter()
-            .map(|row| {
-                let mut e = row_event(fields, row, Extras::ExtraFields);
-                e.insert("source".into(), "cisco_umbrella".into());
-                e
-            })
-            .collect())
+        let mut rows = CsvReader::new(input, ',');
+        while let Some(row) = rows.next_row()? {
+            let mut e = row_event(fields, row, Extras::ExtraFields);
+            e.insert("source".into(), "cisco_umbrella".into());
+            emit(e)?;
+        }
+        Ok(())
     }
 
     fn reshape(&self, msg: Value) -> Vec<Value> {

@@ -1,8 +1,10 @@
 //! VPC Flow Logs: `AWSLogs/ACCOUNT/vpcflowlogs/REGION/YYYY/MM/DD/` space-separated records,
 //! read per flow log of the region (its id is in the key).
 
-use super::text::{csv_rows, row_event, utf8, Extras};
-use super::{Bucket, Event, Layout, ParseContext, ParseError};
+#[cfg(test)]
+use super::text::csv_rows;
+use super::text::{row_event, CsvReader, Extras};
+use super::{Bucket, Emit, Event, Layout, ParseContext, ParseError};
 use crate::state::TableKind;
 use chrono::DateTime;
 use regex::Regex;
@@ -52,8 +54,29 @@ impl Bucket for VpcFlow {
         true
     }
 
-    fn parse(&self, _key: &str, data: &[u8], _ctx: ParseContext) -> Result<Vec<Event>, ParseError> {
-        flow_records(utf8(data)?, "vpc")
+    fn parse_stream(
+        &self,
+        _key: &str,
+        input: &mut dyn std::io::BufRead,
+        _ctx: ParseContext,
+        emit: &mut Emit,
+    ) -> Result<(), ParseError> {
+        let mut rows = CsvReader::new(input, ' ');
+        let first = rows.next_row()?;
+        let (names, first) = match first.as_deref().and_then(header_names) {
+            Some(names) => (names, None),
+            None => (
+                DEFAULT_FIELDS.iter().map(|s| s.to_string()).collect(),
+                first,
+            ),
+        };
+        if let Some(row) = first {
+            emit(flow_event(&names, row, "vpc")?)?;
+        }
+        while let Some(row) = rows.next_row()? {
+            emit(flow_event(&names, row, "vpc")?)?;
+        }
+        Ok(())
     }
 }
 
@@ -67,8 +90,26 @@ fn header_names(row: &[String]) -> Option<Vec<String>> {
     Some(row.iter().map(|f| f.replace('-', "_")).collect())
 }
 
-/// Flow records with `start`/`end` as ISO 8601 UTC; the header row (if any) names the columns.
-pub fn flow_records(text: &str, source: &str) -> Result<Vec<Event>, ParseError> {
+/// One flow record with `start`/`end` as ISO 8601 UTC.
+fn flow_event(names: &[String], row: Vec<String>, source: &str) -> Result<Event, ParseError> {
+    let mut event = row_event(names, row, Extras::NullKey);
+    for field in ["start", "end"] {
+        if let Some(Value::String(v)) = event.get(field) {
+            let iso = iso_time(v).ok_or_else(|| {
+                ParseError::invalid(format!(
+                    "ValueError(\"invalid literal for int() with base 10: '{v}'\")"
+                ))
+            })?;
+            event.insert(field.into(), Value::String(iso));
+        }
+    }
+    event.insert("source".into(), source.into());
+    Ok(event)
+}
+
+/// Flow records of a whole text; the header row (if any) names the columns.
+#[cfg(test)]
+fn flow_records(text: &str, source: &str) -> Result<Vec<Event>, ParseError> {
     let mut rows = csv_rows(text, ' ').into_iter().peekable();
     let names: Vec<String> = match rows.peek().and_then(|r| header_names(r)) {
         Some(names) => {
@@ -77,22 +118,7 @@ pub fn flow_records(text: &str, source: &str) -> Result<Vec<Event>, ParseError> 
         }
         None => DEFAULT_FIELDS.iter().map(|s| s.to_string()).collect(),
     };
-    rows.map(|row| {
-        let mut event = row_event(&names, row, Extras::NullKey);
-        for field in ["start", "end"] {
-            if let Some(Value::String(v)) = event.get(field) {
-                let iso = iso_time(v).ok_or_else(|| {
-                    ParseError::invalid(format!(
-                        "ValueError(\"invalid literal for int() with base 10: '{v}'\")"
-                    ))
-                })?;
-                event.insert(field.into(), Value::String(iso));
-            }
-        }
-        event.insert("source".into(), source.into());
-        Ok(event)
-    })
-    .collect()
+    rows.map(|row| flow_event(&names, row, source)).collect()
 }
 
 /// Python `int()` then `utcfromtimestamp(...).strftime('%Y-%m-%dT%H:%M:%SZ')`.

@@ -1,8 +1,8 @@
 //! AWS WAF logs (Kinesis Firehose under a prefix): JSON events, one or more per line, with
 //! `httpRequest.headers` reduced to the standard header names.
 
-use super::text::utf8;
-use super::{Bucket, Event, Layout, ParseContext, ParseError};
+use super::text::Lines;
+use super::{Bucket, Emit, Event, Layout, ParseContext, ParseError};
 use crate::exit::code;
 use crate::state::TableKind;
 use regex::Regex;
@@ -75,10 +75,15 @@ impl Bucket for Waf {
 
     /// Kept from the reference (kept quirk 12): a bad line or an event without headers stops
     /// the run (exit 9) unless `--skip_on_error`, which drops the bad line and keeps the event.
-    fn parse(&self, key: &str, data: &[u8], ctx: ParseContext) -> Result<Vec<Event>, ParseError> {
-        let text = utf8(data)?.replace("\r\n", "\n");
-        let mut events = Vec::new();
-        for line in text.split('\n') {
+    fn parse_stream(
+        &self,
+        key: &str,
+        input: &mut dyn std::io::BufRead,
+        ctx: ParseContext,
+        emit: &mut Emit,
+    ) -> Result<(), ParseError> {
+        let mut lines = Lines::new(input);
+        while let Some(line) = lines.next_line()? {
             let mut rest = line.trim_end();
             while !rest.is_empty() {
                 let parsed = if rest.starts_with(char::is_whitespace) {
@@ -111,10 +116,10 @@ impl Bucket for Waf {
                     }
                     crate::log::error(&msg);
                 }
-                events.push(event);
+                emit(event)?;
             }
         }
-        Ok(events)
+        Ok(())
     }
 
     fn reshape(&self, msg: Value) -> Vec<Value> {

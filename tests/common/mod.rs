@@ -261,6 +261,11 @@ impl Wazuh {
         }
     }
 
+    /// Datagrams received so far (without waiting or clearing).
+    pub fn received_count(&self) -> usize {
+        self.received.lock().unwrap().len()
+    }
+
     /// Every datagram received so far, checked for the header, as JSON; then cleared.
     pub fn take_messages(&self) -> Vec<serde_json::Value> {
         // Datagrams already sent are queued in the socket; give the reader a moment.
