@@ -7,30 +7,16 @@ use crate::cli::Args;
 use crate::debug;
 use crate::exit::{code, fail, Failure};
 use crate::message::DiscardFilter;
-use crate::queue::Queue;
+use crate::queue::{Output, Queue};
 use crate::state::State;
 use crate::wazuh::Installation;
 use anyhow::Result;
 
-pub async fn run(args: Args) -> Result<()> {
+/// One run; `argv` is the command line as given, for a hand-over to the Python wodle.
+pub async fn run(args: Args, argv: &[String]) -> Result<()> {
     args.post_validate()?;
-    if let Some(service) = &args.service {
-        return Err(fail(
-            code::UNKNOWN,
-            format!(
-                "--service {service} is not implemented by this aws-s3 binary yet; \
-                 keep the Python wodle for AWS service modules."
-            ),
-        ));
-    }
-    if let Some(subscriber) = &args.subscriber {
-        return Err(fail(
-            code::UNKNOWN,
-            format!(
-                "--subscriber {subscriber} is not implemented by this aws-s3 binary yet; \
-                 keep the Python wodle for SQS subscribers."
-            ),
-        ));
+    if args.service.is_some() || args.subscriber.is_some() {
+        return hand_over_to_python(&args, argv);
     }
     let bucket_name = args.bucket.clone().expect("clap requires a source");
     let Some(mut bucket) = bucket::for_type(&args.bucket_type, &args.trail_prefix) else {
@@ -72,7 +58,21 @@ pub async fn run(args: Args) -> Result<()> {
         None => None,
     };
     let (table, kind) = bucket.table();
-    let state = State::open(&install.state_db(), &version, table, kind)?;
+    let dry_run = args.output.is_some() && !args.update_state;
+    let state = if dry_run {
+        State::open_read_only(&install.state_db(), table, kind)?
+    } else {
+        State::open(&install.state_db(), &version, table, kind)?
+    };
+    let queue = match &args.output {
+        Some(path) => Output::to_path(path)?,
+        None => Output::Socket(Queue::new(
+            &args
+                .queue_socket
+                .clone()
+                .unwrap_or_else(|| install.queue_socket()),
+        )),
+    };
     if bucket.type_name() == "guardduty" {
         let native = guardduty_is_native(&clients.s3, &bucket_name, &args.trail_prefix).await?;
         bucket = std::sync::Arc::new(bucket::guardduty::GuardDuty { native });
@@ -102,19 +102,59 @@ pub async fn run(args: Args) -> Result<()> {
         clients: &clients,
         workers: args.workers(),
         state,
-        queue: Queue::new(&install.queue_socket()),
+        queue,
         summary: Default::default(),
     };
-    let summary = driver.run().await?;
-    debug!(
-        1,
-        "+++ Run summary: {} objects processed, {} skipped as processed, {} events sent, {} discarded",
-        summary.objects_processed,
-        summary.objects_skipped,
-        summary.events_sent,
-        summary.events_discarded
-    );
-    Ok(())
+    let started = std::time::Instant::now();
+    let (summary, result) = driver.run().await;
+    crate::log::info(&summary.line(started.elapsed().as_secs_f64()));
+    result
+}
+
+/// wazuh-modulesd runs this same program for `--service` and `--subscriber` modules, which
+/// are not built in yet: run the Python wodle when it is still installed beside us, with the
+/// arguments as given, so that its output and exit code are the run's.
+fn hand_over_to_python(args: &Args, argv: &[String]) -> Result<()> {
+    let install = Installation::locate(args.wazuh_root.clone());
+    let python = install.root.join("framework/python/bin/python3");
+    let script = install.root.join("wodles/aws/aws_s3.py");
+    let what = if args.service.is_some() {
+        "--service"
+    } else {
+        "--subscriber"
+    };
+    for needed in [&python, &script] {
+        if !needed.exists() {
+            return Err(fail(
+                code::UNKNOWN,
+                format!(
+                    "{what} runs are not built into this aws-s3 binary yet and need the Python AWS \
+                     wodle, but {} is missing. Reinstall the Wazuh AWS wodle next to this binary \
+                     (keep aws_s3.py) or remove the {what} module from ossec.conf.",
+                    needed.display()
+                ),
+            ));
+        }
+    }
+    debug!(1, "+++ Handing the {what} run over to {}", script.display());
+    let status = std::process::Command::new(&python)
+        .arg(&script)
+        .args(argv.iter().skip(1))
+        .status()
+        .map_err(|e| {
+            fail(
+                code::UNKNOWN,
+                format!("Cannot run {}: {e}", python.display()),
+            )
+        })?;
+    match status.code() {
+        Some(0) => Ok(()),
+        Some(c) => Err(crate::exit::Failure::silent(c).into()),
+        None => Err(fail(
+            code::UNKNOWN,
+            "the Python wodle was killed by a signal",
+        )),
+    }
 }
 
 /// Native GuardDuty exports live under `PREFIX/AWSLogs/`; anything else is the deprecated

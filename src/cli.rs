@@ -233,6 +233,25 @@ pub struct Args {
     )]
     pub debug: u8,
 
+    /// Write each message, one per line exactly as it would be sent, to FILE ('-' for
+    /// stdout) instead of the Wazuh queue: a dry run for backfills and for checking filters.
+    /// The state file is left untouched unless --update_state is given.
+    #[arg(long = "output", value_name = "FILE", help_heading = "Output")]
+    pub output: Option<PathBuf>,
+
+    /// With --output, still record the objects in the state file (as a real run would).
+    #[arg(long = "update_state", requires = "output", help_heading = "Output")]
+    pub update_state: bool,
+
+    /// Send to this UNIX datagram socket instead of <wazuh>/queue/sockets/queue.
+    #[arg(
+        long = "queue_socket",
+        value_name = "PATH",
+        conflicts_with = "output",
+        help_heading = "Output"
+    )]
+    pub queue_socket: Option<PathBuf>,
+
     /// Wazuh installation folder. Default: the folder above `wodles` in this program's path,
     /// else /var/ossec. Also read from the WAZUH_ROOT environment variable.
     #[arg(

@@ -63,6 +63,10 @@ pub fn debug_at(level: u8, msg: &str) {
     }
 }
 
+pub fn info(msg: &str) {
+    emit("INFO: ", msg);
+}
+
 pub fn error(msg: &str) {
     emit("ERROR: ", msg);
 }

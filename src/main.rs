@@ -71,7 +71,7 @@ fn main() {
     };
     let code = runtime.block_on(async {
         tokio::spawn(watch_signals());
-        match app::run(args).await {
+        match app::run(args, &argv).await {
             Ok(()) => 0,
             Err(e) => exit::report(&e),
         }

@@ -8,7 +8,7 @@
 use crate::debug;
 use crate::exit::{code, fail};
 use anyhow::Result;
-use std::io::ErrorKind;
+use std::io::{ErrorKind, Write};
 use std::os::unix::net::UnixDatagram;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -123,6 +123,60 @@ impl Queue {
     }
 }
 
+/// Where messages go: the Wazuh queue socket, or lines in a file or on stdout (`--output`).
+pub enum Output {
+    Socket(Queue),
+    Lines(Box<dyn std::io::Write + Send>),
+}
+
+impl Output {
+    /// The file (or stdout for `-`) that `--output` names.
+    pub fn to_path(path: &Path) -> Result<Output> {
+        if path == Path::new("-") {
+            return Ok(Output::Lines(Box::new(std::io::stdout())));
+        }
+        let file = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(path)
+            .map_err(|e| {
+                fail(
+                    code::WAZUH_SEND,
+                    format!("Cannot open --output file {}: {e}", path.display()),
+                )
+            })?;
+        Ok(Output::Lines(Box::new(std::io::BufWriter::new(file))))
+    }
+
+    /// Send one event. Returns whether it was sent (false: too large for the socket, skipped).
+    pub fn send(&mut self, json: &str) -> Result<bool> {
+        match self {
+            Output::Socket(q) => q.send(json),
+            Output::Lines(w) => {
+                writeln!(w, "{HEADER}{json}").map_err(|e| {
+                    fail(
+                        code::WAZUH_SEND,
+                        format!("Error writing the --output file: {e}"),
+                    )
+                })?;
+                Ok(true)
+            }
+        }
+    }
+
+    pub fn flush(&mut self) -> Result<()> {
+        if let Output::Lines(w) = self {
+            w.flush().map_err(|e| {
+                fail(
+                    code::WAZUH_SEND,
+                    format!("Error writing the --output file: {e}"),
+                )
+            })?;
+        }
+        Ok(())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -137,6 +191,20 @@ mod tests {
         let mut buf = vec![0u8; 1024];
         let n = reader.recv(&mut buf).unwrap();
         assert_eq!(&buf[..n], br#"1:Wazuh-AWS:{"a":1}"#);
+    }
+
+    #[test]
+    fn output_file_gets_one_line_per_message() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("out.txt");
+        let mut out = Output::to_path(&path).unwrap();
+        assert!(out.send(r#"{"a":1}"#).unwrap());
+        assert!(out.send(r#"{"b":2}"#).unwrap());
+        out.flush().unwrap();
+        assert_eq!(
+            std::fs::read_to_string(&path).unwrap(),
+            "1:Wazuh-AWS:{\"a\":1}\n1:Wazuh-AWS:{\"b\":2}\n"
+        );
     }
 
     #[test]

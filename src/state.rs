@@ -76,6 +76,10 @@ pub struct State {
     path: PathBuf,
     table: &'static str,
     kind: TableKind,
+    /// Dry runs read the state but never change it.
+    read_only: bool,
+    /// A read-only state file without this type's table: nothing was processed yet.
+    missing_table: std::cell::Cell<bool>,
 }
 
 impl State {
@@ -100,6 +104,8 @@ impl State {
             path: path.to_path_buf(),
             table,
             kind,
+            read_only: false,
+            missing_table: Default::default(),
         };
         state.check_metadata(version).map_err(|e| {
             fail(
@@ -111,6 +117,32 @@ impl State {
             )
         })?;
         Ok(state)
+    }
+
+    /// Open the state for a dry run: an existing file read-only, else an empty in-memory
+    /// state; nothing is ever written to disk.
+    pub fn open_read_only(path: &Path, table: &'static str, kind: TableKind) -> Result<State> {
+        use rusqlite::OpenFlags;
+        let conn = if path.exists() {
+            Connection::open_with_flags(path, OpenFlags::SQLITE_OPEN_READ_ONLY)
+        } else {
+            Connection::open_in_memory()
+        }
+        .map_err(|e| {
+            fail(
+                code::SQLITE_ACCESS,
+                format!("Unable to open SQLite DB {}: {e}", path.display()),
+            )
+        })?;
+        let _ = conn.busy_timeout(std::time::Duration::from_secs(60));
+        Ok(State {
+            conn,
+            path: path.to_path_buf(),
+            table,
+            kind,
+            read_only: true,
+            missing_table: Default::default(),
+        })
     }
 
     fn table_exists(&self, name: &str) -> rusqlite::Result<bool> {
@@ -174,6 +206,10 @@ impl State {
         if exists {
             return Ok(());
         }
+        if self.read_only && self.conn.is_readonly(rusqlite::MAIN_DB).unwrap_or(true) {
+            self.missing_table.set(true);
+            return Ok(());
+        }
         debug!(1, "+++ Table does not exist; create");
         let cols = self.kind.scope_columns();
         let mut ddl = format!("CREATE TABLE {} (\n", self.table);
@@ -212,6 +248,9 @@ impl State {
     }
 
     pub fn is_processed(&self, scope: &Scope, key: &str) -> Result<bool> {
+        if self.missing_table.get() {
+            return Ok(false);
+        }
         let mut values = scope.values(self.kind);
         let n = values.len();
         values.push(key.to_string());
@@ -232,6 +271,9 @@ impl State {
     /// The greatest recorded key of `scope` that matches the SQL LIKE pattern `like`
     /// (the reference's query, LIKE semantics included).
     pub fn last_key(&self, scope: &Scope, like: &str) -> Result<Option<String>> {
+        if self.missing_table.get() {
+            return Ok(None);
+        }
         let mut values = scope.values(self.kind);
         let n = values.len();
         values.push(like.to_string());
@@ -249,6 +291,9 @@ impl State {
 
     /// Record `key` as processed, committed at once. A key already recorded is left as it is.
     pub fn mark_complete(&self, scope: &Scope, key: &str, created_date: i64) -> Result<()> {
+        if self.read_only {
+            return Ok(());
+        }
         let mut values: Vec<rusqlite::types::Value> = scope
             .values(self.kind)
             .into_iter()
@@ -343,6 +388,9 @@ impl State {
 
     /// Let SQLite refresh its statistics, as the reference does at the end of a run.
     pub fn close(self) {
+        if self.read_only {
+            return;
+        }
         let _ = self.conn.execute_batch("PRAGMA optimize;");
     }
 }
@@ -453,6 +501,34 @@ mod tests {
             ..sc
         };
         assert!(!s.is_processed(&other, "AWSLogs/k1").unwrap());
+    }
+
+    #[test]
+    fn read_only_state_reads_and_never_writes() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("s.db");
+        // No file: an empty in-memory state, and still no file afterwards.
+        let s = State::open_read_only(&path, "cloudtrail", TableKind::Regional).unwrap();
+        s.ensure_table().unwrap();
+        s.mark_complete(&scope(), "k", 20240101).unwrap();
+        assert!(!path.exists());
+        drop(s);
+        // An existing file is read, not changed.
+        let rw = open(&dir);
+        rw.mark_complete(&scope(), "AWSLogs/k1", 20240301).unwrap();
+        drop(rw);
+        let before = std::fs::read(&path).unwrap();
+        let s = State::open_read_only(&path, "cloudtrail", TableKind::Regional).unwrap();
+        s.ensure_table().unwrap();
+        assert!(s.is_processed(&scope(), "AWSLogs/k1").unwrap());
+        s.mark_complete(&scope(), "AWSLogs/k2", 20240301).unwrap();
+        s.trim(&scope(), None, Retention::NewestRows).unwrap();
+        s.close();
+        assert_eq!(std::fs::read(&path).unwrap(), before);
+        // A file without this type's table: nothing processed yet.
+        let s = State::open_read_only(&path, "config", TableKind::Regional).unwrap();
+        s.ensure_table().unwrap();
+        assert!(!s.is_processed(&scope(), "AWSLogs/k1").unwrap());
     }
 
     #[test]

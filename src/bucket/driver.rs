@@ -13,12 +13,13 @@ use crate::debug;
 use crate::decode::DecodeError;
 use crate::exit::{code, fail};
 use crate::message::{self, DiscardFilter, Origin};
-use crate::queue::Queue;
+use crate::queue::Output;
 use crate::state::{Retention, Scope, State, TableKind};
 use anyhow::Result;
 use chrono::{Duration, NaiveDate};
 use regex::Regex;
 use std::collections::{HashMap, VecDeque};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::sync::OnceLock;
 use tokio::sync::mpsc;
@@ -48,12 +49,32 @@ pub struct RunOptions {
 }
 
 /// Totals of a run.
-#[derive(Debug, Default, Clone, PartialEq, Eq)]
+#[derive(Debug, Default, Clone)]
 pub struct Summary {
-    pub objects_processed: u64,
+    pub objects_listed: u64,
     pub objects_skipped: u64,
+    pub objects_processed: u64,
+    pub objects_failed: u64,
     pub events_sent: u64,
     pub events_discarded: u64,
+    pub bytes_read: Arc<AtomicU64>,
+}
+
+impl Summary {
+    /// The `INFO:` line printed at the end of every run.
+    pub fn line(&self, seconds: f64) -> String {
+        format!(
+            "Run summary: {} objects listed, {} skipped as processed, {} processed, {} failed, \
+             {} events sent, {} events discarded, {:.1} MB read, {seconds:.2} s",
+            self.objects_listed,
+            self.objects_skipped,
+            self.objects_processed,
+            self.objects_failed,
+            self.events_sent,
+            self.events_discarded,
+            self.bytes_read.load(Ordering::Relaxed) as f64 / 1e6,
+        )
+    }
 }
 
 pub struct Driver<'a> {
@@ -63,7 +84,7 @@ pub struct Driver<'a> {
     /// Objects fetched and parsed at once.
     pub workers: usize,
     pub state: State,
-    pub queue: Queue,
+    pub queue: Output,
     pub summary: Summary,
 }
 
@@ -322,7 +343,16 @@ impl<'a> Driver<'a> {
         }
     }
 
-    pub async fn run(mut self) -> Result<Summary> {
+    /// Read the bucket. The summary so far comes back on failure too.
+    pub async fn run(mut self) -> (Summary, Result<()>) {
+        let result = self.read_all().await;
+        let flushed = self.queue.flush();
+        let summary = self.summary.clone();
+        self.state.close();
+        (summary, result.and(flushed))
+    }
+
+    async fn read_all(&mut self) -> Result<()> {
         self.check_bucket().await?;
         self.state.ensure_table()?;
         let listings = match self.bucket.layout() {
@@ -358,9 +388,7 @@ impl<'a> Driver<'a> {
             self.read_listing(&listing, &marker, pages).await?;
             self.trim(&listing);
         }
-        let summary = self.summary.clone();
-        self.state.close();
-        Ok(summary)
+        Ok(())
     }
 
     /// Every (account, region[, flow log]) to read, accounts' regions discovered at once.
@@ -551,6 +579,7 @@ impl<'a> Driver<'a> {
                 .bucket
                 .arrange_page(page.objects, self.opts.only_logs_after)
             {
+                self.summary.objects_listed += 1;
                 let key = object.key.as_str();
                 if let Some(re) = self.bucket.same_prefix_date() {
                     if re.find(key).map(|m| m.start()) != Some(listing.prefix.len()) {
@@ -606,6 +635,7 @@ impl<'a> Driver<'a> {
                 .bucket
                 .is_aws_logs_type()
                 .then(|| listing.account.clone()),
+            bytes_read: self.summary.bytes_read.clone(),
         }
     }
 
@@ -719,6 +749,7 @@ impl<'a> Driver<'a> {
                         "{key} failed after some of its events were sent; they will be sent again when it is read again"
                     ));
                 }
+                self.summary.objects_failed += 1;
                 if !self.opts.skip_on_error {
                     return Err(fail(exit_code, fatal));
                 }

@@ -12,6 +12,7 @@ use crate::decode::{self, Compression, DecodeError};
 use crate::exit::{code, fail};
 use crate::message::{self, DiscardFilter, Origin};
 use std::io::Read;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use tokio::io::{AsyncRead, AsyncReadExt};
 use tokio::sync::mpsc;
@@ -32,6 +33,8 @@ pub struct ObjectJob {
     pub account_alias: String,
     /// `aws.aws_account_id` of the messages, for `AWSLogs/` types.
     pub account_id: Option<String>,
+    /// Bytes downloaded by every job of the run.
+    pub bytes_read: Arc<AtomicU64>,
 }
 
 pub enum Chunk {
@@ -111,15 +114,18 @@ struct BodyReader<R> {
     body: R,
     handle: tokio::runtime::Handle,
     failed: Arc<Mutex<Option<String>>>,
+    bytes_read: Arc<AtomicU64>,
 }
 
 impl<R: AsyncRead + Unpin> Read for BodyReader<R> {
     fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
-        self.handle.block_on(self.body.read(buf)).inspect_err(|e| {
+        let n = self.handle.block_on(self.body.read(buf)).inspect_err(|e| {
             if let Ok(mut f) = self.failed.lock() {
                 f.get_or_insert_with(|| e.to_string());
             }
-        })
+        })?;
+        self.bytes_read.fetch_add(n as u64, Ordering::Relaxed);
+        Ok(n)
     }
 }
 
@@ -134,6 +140,7 @@ fn parse_body<R: AsyncRead + Unpin + Send + 'static>(
         body,
         handle,
         failed: failed.clone(),
+        bytes_read: job.bytes_read.clone(),
     };
     let body_failure = || {
         failed.lock().ok().and_then(|f| f.clone()).map(|e| {

@@ -1,0 +1,334 @@
+"""Benchmark scenarios for aws-s3 (run through bench/run).
+
+A fast local S3 (s3s-fs, serving a folder) holds generated logs; moto answers EC2
+(DescribeFlowLogs) for the VPC scenario. The implementation runs from a fake Wazuh tree whose
+queue socket is read by a separate process that counts datagrams and bytes. Each scenario
+prints objects, events, wall seconds, events/s, MB/s of decompressed input and peak RSS.
+"""
+import argparse
+import gzip
+import json
+import multiprocessing
+import os
+import random
+import re
+import shlex
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+
+import boto3
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+REPO = os.path.dirname(HERE)
+ACCOUNT = "111122223333"
+HEADER = b"1:Wazuh-AWS:"
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_port(port, proc, timeout=30):
+    end = time.time() + timeout
+    while time.time() < end:
+        if proc.poll() is not None:
+            raise RuntimeError("server exited early")
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.2):
+                return
+        except OSError:
+            time.sleep(0.05)
+    raise RuntimeError(f"nothing listens on {port}")
+
+
+def reader(path, ready, stop, result):
+    """Count datagrams on the queue socket until told to stop and the socket is drained."""
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    for opt in (getattr(socket, "SO_RCVBUFFORCE", None), socket.SO_RCVBUF):
+        if opt is None:
+            continue
+        try:
+            s.setsockopt(socket.SOL_SOCKET, opt, 64 * 1024 * 1024)
+            break
+        except OSError:
+            pass
+    s.bind(path)
+    s.settimeout(0.2)
+    ready.set()
+    buf = bytearray(1 << 20)
+    count = size = bad = 0
+    while True:
+        try:
+            n = s.recv_into(buf)
+        except socket.timeout:
+            if stop.is_set():
+                break
+            continue
+        count += 1
+        size += n
+        if buf[:len(HEADER)] != HEADER:
+            bad += 1
+    result.put((count, size, bad))
+
+
+# ----------------------------------------------------------------------------- data
+
+def trail_record(i, rnd):
+    return {
+        "eventVersion": "1.09",
+        "userIdentity": {"type": "IAMUser", "principalId": "AIDA%08d" % rnd.randrange(10**8),
+                         "arn": f"arn:aws:iam::{ACCOUNT}:user/u{i % 50}", "accountId": ACCOUNT,
+                         "accessKeyId": "AKIA%016d" % i, "userName": f"u{i % 50}"},
+        "eventTime": "2024-03-15T10:%02d:%02dZ" % (i // 60 % 60, i % 60),
+        "eventSource": "s3.amazonaws.com", "eventName": ["GetObject", "PutObject", "ListBuckets"][i % 3],
+        "awsRegion": "us-east-1", "sourceIPAddress": "198.51.100.%d" % (i % 250),
+        "userAgent": "aws-cli/2.15.30 Python/3.11.8 Linux/6.1.0",
+        "requestParameters": {"bucketName": "data-%d" % (i % 7), "key": "path/to/object-%d.csv" % i},
+        "responseElements": None, "requestID": "%032x" % rnd.getrandbits(128),
+        "eventID": "%032x" % rnd.getrandbits(128), "readOnly": i % 3 == 2,
+        "resources": [{"type": "AWS::S3::Object", "ARN": f"arn:aws:s3:::data/{i}"}],
+        "eventType": "AwsApiCall", "managementEvent": False, "recipientAccountId": ACCOUNT,
+        "eventCategory": "Data", "tlsDetails": {"tlsVersion": "TLSv1.3",
+                                                "cipherSuite": "TLS_AES_128_GCM_SHA256"},
+    }
+
+
+def trail_key(account, region, day, hhmm, rid):
+    return (f"AWSLogs/{account}/CloudTrail/{region}/{day}/"
+            f"{account}_CloudTrail_{region}_{day.replace('/', '')}T{hhmm}Z_{rid}.json.gz")
+
+
+def put_file(root, bucket, key, data):
+    path = os.path.join(root, bucket, key)
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    with open(path, "wb") as f:
+        f.write(data)
+
+
+def gen_cloudtrail(root, bucket, objects, records):
+    rnd = random.Random(1)
+    raw = 0
+    for o in range(objects):
+        body = json.dumps({"Records": [trail_record(o * records + i, rnd) for i in range(records)]}).encode()
+        raw += len(body)
+        put_file(root, bucket, trail_key(ACCOUNT, "us-east-1", "2024/03/15", "%04d" % o, "b%05d" % o),
+                 gzip.compress(body, 6))
+    return objects, objects * records, raw
+
+
+VPC_HEADER = b"version account-id interface-id srcaddr dstaddr srcport dstport protocol packets bytes start end action log-status\n"
+
+
+def gen_vpc(root, bucket, flow_id, mib):
+    """One object of `mib` MiB of flow records, written through a streaming gzip."""
+    key = (f"AWSLogs/{ACCOUNT}/vpcflowlogs/us-east-1/2024/03/15/"
+           f"{ACCOUNT}_vpcflowlogs_us-east-1_{flow_id}_20240315T1000Z_{mib:05d}.log.gz")
+    path = os.path.join(root, bucket, key)
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    target = mib * 1024 * 1024
+    lines = []
+    for i in range(4096):
+        lines.append(("2 %s eni-%08x 10.%d.%d.%d 172.16.%d.%d %d %d 6 %d %d %d %d %s OK\n" % (
+            ACCOUNT, i, i % 200, i % 7, i % 250, i % 9, i % 250, 1024 + i, 443, 10 + i % 90, 4000 + i,
+            1710496800 + i, 1710496860 + i, "ACCEPT" if i % 5 else "REJECT")).encode())
+    block = b"".join(lines)
+    written = len(VPC_HEADER)
+    events = 0
+    with gzip.open(path, "wb", compresslevel=1) as f:
+        f.write(VPC_HEADER)
+        while written < target:
+            f.write(block)
+            written += len(block)
+            events += len(lines)
+    return 1, events, written
+
+
+def gen_alb(root, bucket, objects, lines_per):
+    raw = 0
+    line = ('https 2024-03-15T10:00:%02d.000000Z app/my-lb/50dc6c495c0c9188 192.168.131.%d:2817 10.0.0.%d:80 '
+            '0.086 0.048 0.037 200 200 0 57 "GET https://www.example.com:443/p/%d HTTP/1.1" "curl/7.46.0" '
+            'ECDHE-RSA-AES128-GCM-SHA256 TLSv1.2 arn:aws:elasticloadbalancing:us-east-1:%s:targetgroup/tg/73e2 '
+            '"Root=1-58337281-1d84f3d73c47ec4e58577259" "www.example.com" "arn:aws:acm:us-east-1:%s:certificate/1" '
+            '1 2024-03-15T10:00:00.000000Z "forward" "-" "-" "10.0.0.%d:80" "200" "-" "-" TID_%d\n')
+    for o in range(objects):
+        body = "".join(line % (i % 60, i % 250, i % 250, i, ACCOUNT, ACCOUNT, i % 250, o * lines_per + i)
+                       for i in range(lines_per)).encode()
+        raw += len(body)
+        key = (f"AWSLogs/{ACCOUNT}/elasticloadbalancing/us-east-1/2024/03/15/"
+               f"{ACCOUNT}_elasticloadbalancing_us-east-1_app.my-lb.50dc_20240315T10%02dZ_10.0.0.5_{o:06d}.log.gz") % (o % 60)
+        put_file(root, bucket, key, gzip.compress(body, 6))
+    return objects, objects * lines_per, raw
+
+
+def gen_many_accounts(root, bucket, accounts, regions):
+    names = ["us-east-1", "us-east-2", "us-west-1", "us-west-2", "eu-west-1", "eu-central-1"][:regions]
+    rnd = random.Random(2)
+    n = 0
+    for a in range(accounts):
+        account = "%012d" % (100000000000 + a)
+        for region in names:
+            body = json.dumps({"Records": [trail_record(i, rnd) for i in range(5)]}).encode()
+            put_file(root, bucket, trail_key(account, region, "2024/03/15", "1000", "m%03d" % n), gzip.compress(body))
+            n += 1
+    return n, 0, 0
+
+
+# ----------------------------------------------------------------------------- running
+
+class Env:
+    def __init__(self, impl, workers):
+        self.tmp = tempfile.mkdtemp(prefix="aws-s3-bench-", dir=os.path.join(HERE, ".work")
+                                    if os.path.isdir(os.path.join(HERE, ".work")) else None)
+        self.data = os.path.join(self.tmp, "s3")
+        os.makedirs(self.data)
+        self.s3_port = free_port()
+        s3s = os.path.join(HERE, ".tools", "bin", "s3s-fs")
+        self.s3s = subprocess.Popen([s3s, "--host", "127.0.0.1", "--port", str(self.s3_port),
+                                     "--access-key", "bench", "--secret-key", "benchsecret", self.data],
+                                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        wait_port(self.s3_port, self.s3s)
+        self.moto = None
+        self.moto_port = None
+        self.impl = impl
+        self.workers = workers
+
+    def start_moto(self):
+        if self.moto is None:
+            self.moto_port = free_port()
+            moto = os.path.join(os.path.dirname(sys.executable), "moto_server")
+            self.moto = subprocess.Popen([moto, "-H", "127.0.0.1", "-p", str(self.moto_port)],
+                                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            wait_port(self.moto_port, self.moto)
+        return f"http://127.0.0.1:{self.moto_port}"
+
+    def bucket(self, name):
+        os.makedirs(os.path.join(self.data, name), exist_ok=True)
+        return name
+
+    def tree(self):
+        root = os.path.join(tempfile.mkdtemp(dir=self.tmp), "ossec")
+        for d in ("bin", "queue/sockets", "wodles/aws"):
+            os.makedirs(os.path.join(root, d))
+        with open(os.path.join(root, "bin/wazuh-control"), "w") as f:
+            f.write('#!/bin/sh\necho \'WAZUH_VERSION="v4.14.7"\'\n')
+        os.chmod(os.path.join(root, "bin/wazuh-control"), 0o755)
+        home = os.path.join(root, "..", "home")
+        os.makedirs(os.path.join(home, ".aws"))
+        with open(os.path.join(home, ".aws/credentials"), "w") as f:
+            f.write("[default]\naws_access_key_id = bench\naws_secret_access_key = benchsecret\n")
+        with open(os.path.join(home, ".aws/config"), "w") as f:
+            f.write("[default]\nregion = us-east-1\ns3 =\n    addressing_style = path\n")
+        words = shlex.split(self.impl)
+        if len(words) == 1 and os.path.isfile(words[0]):
+            dest = os.path.join(root, "wodles/aws/aws-s3")
+            shutil.copy2(words[0], dest)
+            argv = [dest]
+        else:
+            argv = shlex.split(self.impl.replace("{wazuh_root}", root))
+        return root, os.path.abspath(home), argv
+
+    def run(self, tree, args, label, objects, events, raw):
+        root, home, argv = tree
+        env = {"PATH": os.environ.get("PATH", ""), "HOME": home, "TZ": "UTC", "LC_ALL": "C.UTF-8",
+               "AWS_ENDPOINT_URL_S3": f"http://127.0.0.1:{self.s3_port}",
+               "AWS_EC2_METADATA_DISABLED": "true", "PYTHONDONTWRITEBYTECODE": "1"}
+        if self.moto_port:
+            env["AWS_ENDPOINT_URL_EC2"] = f"http://127.0.0.1:{self.moto_port}"
+            env["AWS_ENDPOINT_URL_STS"] = f"http://127.0.0.1:{self.moto_port}"
+        extra = ["--workers", str(self.workers)] if self.workers and "aws-s3" in argv[-1] else []
+        sock = os.path.join(root, "queue/sockets/queue")
+        if os.path.exists(sock):
+            os.unlink(sock)
+        ready, stop, result = multiprocessing.Event(), multiprocessing.Event(), multiprocessing.Queue()
+        rd = multiprocessing.Process(target=reader, args=(sock, ready, stop, result), daemon=True)
+        rd.start()
+        ready.wait(10)
+        timer = ["/usr/bin/time", "-v"] if os.access("/usr/bin/time", os.X_OK) else []
+        started = time.perf_counter()
+        proc = subprocess.run(timer + argv + args + extra, env=env, cwd=root, stdout=subprocess.PIPE,
+                              stderr=subprocess.PIPE, text=True)
+        wall = time.perf_counter() - started
+        stop.set()
+        count, size, bad = result.get(timeout=60)
+        rd.join(10)
+        rss = re.search(r"Maximum resident set size \(kbytes\): (\d+)", proc.stderr)
+        rss_mib = int(rss.group(1)) / 1024 if rss else float("nan")
+        if proc.returncode != 0:
+            print(f"  {label}: exit {proc.returncode}\n{proc.stdout[-2000:]}\n{proc.stderr[-2000:]}")
+        if events and count != events:
+            print(f"  {label}: WARNING: {count} messages received, {events} expected")
+        print(f"{label:<44} objects {objects:>6}  events {count:>9}  wall {wall:8.2f} s  "
+              f"{count / wall:>10.0f} events/s  {raw / wall / 1e6:8.1f} MB/s  peak RSS {rss_mib:7.1f} MiB",
+              flush=True)
+        return wall
+
+    def close(self):
+        for p in (self.s3s, self.moto):
+            if p is not None:
+                p.terminate()
+                try:
+                    p.wait(10)
+                except subprocess.TimeoutExpired:
+                    p.kill()
+        shutil.rmtree(self.tmp, ignore_errors=True)
+
+
+def flow_log_id(env, bucket):
+    url = env.start_moto()
+    ec2 = boto3.client("ec2", endpoint_url=url, region_name="us-east-1",
+                       aws_access_key_id="bench", aws_secret_access_key="benchsecret")
+    vpc = ec2.create_vpc(CidrBlock="10.0.0.0/16")["Vpc"]["VpcId"]
+    return ec2.create_flow_logs(ResourceIds=[vpc], ResourceType="VPC", TrafficType="ALL",
+                                LogDestinationType="s3",
+                                LogDestination=f"arn:aws:s3:::{bucket}")["FlowLogIds"][0]
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__)
+    ap.add_argument("--impl", default=os.path.join(REPO, "target/release/aws-s3"),
+                    help="executable, or a command line where {wazuh_root} is replaced")
+    ap.add_argument("--scenarios", default="1,2,3,4")
+    ap.add_argument("--vpc-mib", default="100,1024", help="sizes of the VPC objects of scenario 2")
+    ap.add_argument("--workers", type=int, default=0, help="--workers for aws-s3 (default: its own)")
+    opts = ap.parse_args()
+    chosen = set(opts.scenarios.split(","))
+    env = Env(opts.impl, opts.workers)
+    print(f"# {opts.impl} on {os.cpu_count()} CPU(s); local S3: s3s-fs", flush=True)
+    try:
+        if "1" in chosen:
+            b = env.bucket("bench-trail")
+            o, e, raw = gen_cloudtrail(env.data, b, 200, 500)
+            env.run(env.tree(), ["--bucket", b, "--only_logs_after", "2024-MAR-15"],
+                    "1 cloudtrail 200 x 500 (gz)", o, e, raw)
+        if "2" in chosen:
+            b = env.bucket("bench-vpc")
+            fid = flow_log_id(env, b)
+            for mib in [int(x) for x in opts.vpc_mib.split(",")]:
+                shutil.rmtree(os.path.join(env.data, b, "AWSLogs"), ignore_errors=True)
+                o, e, raw = gen_vpc(env.data, b, fid, mib)
+                env.run(env.tree(), ["--bucket", b, "--type", "vpcflow", "--only_logs_after", "2024-MAR-15"],
+                        f"2 vpcflow 1 object of {mib} MiB", o, e, raw)
+        if "3" in chosen:
+            b = env.bucket("bench-alb")
+            o, e, raw = gen_alb(env.data, b, 2000, 20)
+            env.run(env.tree(), ["--bucket", b, "--type", "alb", "--only_logs_after", "2024-MAR-15"],
+                    "3 alb 2000 small objects", o, e, raw)
+        if "4" in chosen:
+            b = env.bucket("bench-idle")
+            o, _, _ = gen_many_accounts(env.data, b, 10, 5)
+            tree = env.tree()
+            args = ["--bucket", b, "--only_logs_after", "2024-MAR-15"]
+            env.run(tree, args, "4 prime (first run, not the figure)", o, o * 5, 0)
+            env.run(tree, args, "4 nothing new, 10 accounts x 5 regions", o, 0, 0)
+    finally:
+        env.close()
+
+
+if __name__ == "__main__":
+    main()

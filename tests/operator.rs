@@ -1,0 +1,185 @@
+//! What operators use around a run: dry runs (--output), another socket, the run summary,
+//! and the hand-over of --service/--subscriber runs to the Python wodle.
+
+mod common;
+
+use common::*;
+use std::os::unix::fs::PermissionsExt;
+
+const ACCOUNT: &str = "111122223333";
+
+async fn seed(bucket: &str) {
+    let s3 = create_bucket(bucket).await;
+    for (time, id, n) in [("0810", "a", 2), ("0910", "b", 3)] {
+        put(
+            &s3,
+            bucket,
+            &trail_key(ACCOUNT, "us-east-1", "2024/03/15", time, id),
+            trail_object(id, n),
+        )
+        .await;
+    }
+}
+
+fn lines_of(text: &str) -> Vec<serde_json::Value> {
+    text.lines()
+        .filter_map(|l| l.strip_prefix(HEADER))
+        .map(|j| serde_json::from_str(j).unwrap())
+        .collect()
+}
+
+#[tokio::test]
+async fn dry_run_writes_messages_and_leaves_the_state_alone() {
+    let bucket = "it-op-dry-run";
+    seed(bucket).await;
+    let wazuh = Wazuh::new();
+    let out = wazuh.dir.path().join("messages.txt");
+    let out_arg = out.to_str().unwrap();
+    let run = wazuh.run(&["-b", bucket, "-s", "2024-MAR-15", "--output", out_arg]);
+    assert_eq!(run.code, 0, "{}", run.stdout);
+    let dry = lines_of(&std::fs::read_to_string(&out).unwrap());
+    assert_eq!(dry.len(), 5);
+    assert!(
+        wazuh.take_messages().is_empty(),
+        "nothing reaches the queue"
+    );
+    assert!(!wazuh.db_path().exists(), "no state file is created");
+
+    // The real run sends exactly what the dry run wrote.
+    let run = wazuh.run(&["-b", bucket, "-s", "2024-MAR-15"]);
+    assert_eq!(run.code, 0);
+    let mut real = wazuh.take_messages();
+    let mut dry = dry;
+    let key = |v: &serde_json::Value| v.to_string();
+    real.sort_by_key(key);
+    dry.sort_by_key(key);
+    assert_eq!(real, dry);
+
+    // A dry run over an existing state skips what was processed and changes nothing.
+    let before = std::fs::read(wazuh.db_path()).unwrap();
+    let run = wazuh.run(&["-b", bucket, "-s", "2024-MAR-15", "--output", "-"]);
+    assert_eq!(run.code, 0);
+    assert!(lines_of(&run.stdout).is_empty(), "{}", run.stdout);
+    assert_eq!(std::fs::read(wazuh.db_path()).unwrap(), before);
+}
+
+#[tokio::test]
+async fn dry_run_to_stdout_and_update_state() {
+    let bucket = "it-op-update-state";
+    seed(bucket).await;
+    let wazuh = Wazuh::new();
+    let run = wazuh.run(&[
+        "-b",
+        bucket,
+        "-s",
+        "2024-MAR-15",
+        "--output",
+        "-",
+        "--update_state",
+    ]);
+    assert_eq!(run.code, 0, "{}", run.stdout);
+    assert_eq!(lines_of(&run.stdout).len(), 5);
+    assert_eq!(wazuh.rows("cloudtrail").len(), 2);
+}
+
+#[tokio::test]
+async fn another_socket_path() {
+    let bucket = "it-op-socket";
+    seed(bucket).await;
+    let wazuh = Wazuh::without_queue();
+    let path = wazuh.dir.path().join("other.sock");
+    let reader = std::os::unix::net::UnixDatagram::bind(&path).unwrap();
+    let run = wazuh.run(&[
+        "-b",
+        bucket,
+        "-s",
+        "2024-MAR-15",
+        "--queue_socket",
+        path.to_str().unwrap(),
+    ]);
+    assert_eq!(run.code, 0, "{}", run.stdout);
+    reader.set_nonblocking(true).unwrap();
+    let mut buf = vec![0u8; 1 << 16];
+    let mut n = 0;
+    while reader.recv(&mut buf).is_ok() {
+        n += 1;
+    }
+    assert_eq!(n, 5);
+}
+
+#[tokio::test]
+async fn every_run_ends_with_a_summary_line() {
+    let bucket = "it-op-summary";
+    seed(bucket).await;
+    let wazuh = Wazuh::new();
+    let run = wazuh.run(&[
+        "-b",
+        bucket,
+        "-s",
+        "2024-MAR-15",
+        "-df",
+        "eventName",
+        "-dr",
+        "a-0",
+    ]);
+    assert_eq!(run.code, 0);
+    let line = run
+        .stdout
+        .lines()
+        .find(|l| l.starts_with("INFO: Run summary:"))
+        .unwrap();
+    assert!(
+        line.contains("2 objects listed, 0 skipped as processed, 2 processed, 0 failed, 4 events sent, 1 events discarded"),
+        "{line}"
+    );
+    let run = wazuh.run(&["-b", bucket, "-s", "2024-MAR-15"]);
+    assert!(
+        run.stdout
+            .contains("2 objects listed, 2 skipped as processed, 0 processed"),
+        "{}",
+        run.stdout
+    );
+}
+
+#[test]
+fn service_runs_are_handed_to_the_python_wodle() {
+    let wazuh = Wazuh::new();
+    let args = [
+        "-sr",
+        "cloudwatchlogs",
+        "--aws_log_groups",
+        "group-a",
+        "-d",
+        "1",
+    ];
+    // Without the Python wodle: a clear error.
+    let run = wazuh.run(&args);
+    assert_eq!(run.code, 1, "{}", run.stdout);
+    assert!(
+        run.stdout
+            .contains("ERROR: --service runs are not built into this aws-s3 binary yet"),
+        "{}",
+        run.stdout
+    );
+    assert!(run.stdout.contains("is missing"), "{}", run.stdout);
+
+    // A stand-in for Wazuh's bundled Python that shows what it was given.
+    let python = wazuh.root().join("framework/python/bin/python3");
+    std::fs::create_dir_all(python.parent().unwrap()).unwrap();
+    std::fs::write(&python, "#!/bin/sh\necho \"python got: $*\"\nexit 7\n").unwrap();
+    std::fs::set_permissions(&python, std::fs::Permissions::from_mode(0o755)).unwrap();
+    std::fs::write(wazuh.root().join("wodles/aws/aws_s3.py"), "# stand-in\n").unwrap();
+    let run = wazuh.run(&args);
+    assert_eq!(run.code, 7, "{}", run.stdout);
+    let script = wazuh.root().join("wodles/aws/aws_s3.py");
+    assert!(
+        run.stdout.contains(&format!(
+            "python got: {} -sr cloudwatchlogs --aws_log_groups group-a -d 1",
+            script.display()
+        )),
+        "{}",
+        run.stdout
+    );
+    let run = wazuh.run(&["-sb", "security_lake", "-q", "my-queue"]);
+    assert_eq!(run.code, 7, "{}", run.stdout);
+}
