@@ -8,7 +8,6 @@ prints objects, events, wall seconds, events/s, MB/s of decompressed input and p
 import argparse
 import gzip
 import json
-import multiprocessing
 import os
 import random
 import re
@@ -47,34 +46,19 @@ def wait_port(port, proc, timeout=30):
     raise RuntimeError(f"nothing listens on {port}")
 
 
-def reader(path, ready, stop, result):
-    """Count datagrams on the queue socket until told to stop and the socket is drained."""
-    s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
-    for opt in (getattr(socket, "SO_RCVBUFFORCE", None), socket.SO_RCVBUF):
-        if opt is None:
-            continue
-        try:
-            s.setsockopt(socket.SOL_SOCKET, opt, 64 * 1024 * 1024)
-            break
-        except OSError:
-            pass
-    s.bind(path)
-    s.settimeout(0.2)
-    ready.set()
-    buf = bytearray(1 << 20)
-    count = size = bad = 0
-    while True:
-        try:
-            n = s.recv_into(buf)
-        except socket.timeout:
-            if stop.is_set():
-                break
-            continue
-        count += 1
-        size += n
-        if buf[:len(HEADER)] != HEADER:
-            bad += 1
-    result.put((count, size, bad))
+class Reader:
+    """The queue socket's reader, a separate native process (bench/queue_reader.rs)."""
+
+    def __init__(self, path):
+        exe = os.path.join(HERE, ".tools", "bin", "queue-reader")
+        self.proc = subprocess.Popen([exe, path], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+        if self.proc.stdout.readline().strip() != "ready":
+            raise RuntimeError("queue reader did not start")
+
+    def finish(self):
+        out, _ = self.proc.communicate("stop\n", timeout=120)
+        count, size, bad = (int(x) for x in out.split())
+        return count, size, bad
 
 
 # ----------------------------------------------------------------------------- data
@@ -182,7 +166,8 @@ def gen_many_accounts(root, bucket, accounts, regions):
 # ----------------------------------------------------------------------------- running
 
 class Env:
-    def __init__(self, impl, workers):
+    def __init__(self, impl, workers, impl_tree=None):
+        self.impl_tree = impl_tree
         self.tmp = tempfile.mkdtemp(prefix="aws-s3-bench-", dir=os.path.join(HERE, ".work")
                                     if os.path.isdir(os.path.join(HERE, ".work")) else None)
         self.data = os.path.join(self.tmp, "s3")
@@ -224,6 +209,9 @@ class Env:
             f.write("[default]\naws_access_key_id = bench\naws_secret_access_key = benchsecret\n")
         with open(os.path.join(home, ".aws/config"), "w") as f:
             f.write("[default]\nregion = us-east-1\ns3 =\n    addressing_style = path\n")
+        if self.impl_tree:
+            shutil.copytree(self.impl_tree, os.path.join(root, "wodles"), dirs_exist_ok=True,
+                            ignore=shutil.ignore_patterns("__pycache__", "tests"))
         words = shlex.split(self.impl)
         if len(words) == 1 and os.path.isfile(words[0]):
             dest = os.path.join(root, "wodles/aws/aws-s3")
@@ -242,21 +230,17 @@ class Env:
             env["AWS_ENDPOINT_URL_EC2"] = f"http://127.0.0.1:{self.moto_port}"
             env["AWS_ENDPOINT_URL_STS"] = f"http://127.0.0.1:{self.moto_port}"
         extra = ["--workers", str(self.workers)] if self.workers and "aws-s3" in argv[-1] else []
+        extra += shlex.split(os.environ.get("BENCH_EXTRA_ARGS", ""))
         sock = os.path.join(root, "queue/sockets/queue")
         if os.path.exists(sock):
             os.unlink(sock)
-        ready, stop, result = multiprocessing.Event(), multiprocessing.Event(), multiprocessing.Queue()
-        rd = multiprocessing.Process(target=reader, args=(sock, ready, stop, result), daemon=True)
-        rd.start()
-        ready.wait(10)
+        rd = Reader(sock)
         timer = ["/usr/bin/time", "-v"] if os.access("/usr/bin/time", os.X_OK) else []
         started = time.perf_counter()
         proc = subprocess.run(timer + argv + args + extra, env=env, cwd=root, stdout=subprocess.PIPE,
                               stderr=subprocess.PIPE, text=True)
         wall = time.perf_counter() - started
-        stop.set()
-        count, size, bad = result.get(timeout=60)
-        rd.join(10)
+        count, size, bad = rd.finish()
         rss = re.search(r"Maximum resident set size \(kbytes\): (\d+)", proc.stderr)
         rss_mib = int(rss.group(1)) / 1024 if rss else float("nan")
         if proc.returncode != 0:
@@ -295,10 +279,11 @@ def main():
                     help="executable, or a command line where {wazuh_root} is replaced")
     ap.add_argument("--scenarios", default="1,2,3,4")
     ap.add_argument("--vpc-mib", default="100,1024", help="sizes of the VPC objects of scenario 2")
+    ap.add_argument("--impl-tree", help="folder copied into ROOT/wodles first (to run the Python wodle)")
     ap.add_argument("--workers", type=int, default=0, help="--workers for aws-s3 (default: its own)")
     opts = ap.parse_args()
     chosen = set(opts.scenarios.split(","))
-    env = Env(opts.impl, opts.workers)
+    env = Env(opts.impl, opts.workers, opts.impl_tree)
     print(f"# {opts.impl} on {os.cpu_count()} CPU(s); local S3: s3s-fs", flush=True)
     try:
         if "1" in chosen:

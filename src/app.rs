@@ -104,6 +104,7 @@ pub async fn run(args: Args, argv: &[String]) -> Result<()> {
         state,
         queue,
         summary: Default::default(),
+        progress: Default::default(),
     };
     let started = std::time::Instant::now();
     let (summary, result) = driver.run().await;

@@ -218,7 +218,8 @@ pub struct Args {
     #[arg(short = 'P', long = "remove-log-streams", help_heading = "Behaviour")]
     pub remove_log_streams: bool,
 
-    /// Objects downloaded and parsed at the same time. Default: 4 per CPU core, from 4 to 32.
+    /// Objects downloaded and parsed at the same time. Default: 8 per CPU core, from 8 to 64
+    /// (S3 answers each request after tens of milliseconds: concurrency hides that wait).
     /// Events are still sent, and objects recorded, in listing order.
     #[arg(long = "workers", value_name = "N", value_parser = clap::value_parser!(u16).range(1..=256), help_heading = "Behaviour")]
     pub workers: Option<u16>,
@@ -275,7 +276,7 @@ impl Args {
             Some(n) => n as usize,
             None => {
                 let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
-                (cores * 4).clamp(4, 32)
+                (cores * 8).clamp(8, 64)
             }
         }
     }

@@ -23,6 +23,14 @@ const ENOBUFS: i32 = 105;
 
 const MAX_BACKOFF: Duration = Duration::from_secs(1);
 
+/// `1:Wazuh-AWS:` followed by the event's JSON.
+pub fn datagram(json: &str) -> String {
+    let mut d = String::with_capacity(HEADER.len() + json.len());
+    d.push_str(HEADER);
+    d.push_str(json);
+    d
+}
+
 pub struct Queue {
     path: PathBuf,
     socket: Option<UnixDatagram>,
@@ -57,10 +65,14 @@ impl Queue {
     }
 
     /// Send one event. Returns whether it was sent (false: too large for the socket, skipped).
+    #[cfg(test)]
     pub fn send(&mut self, json: &str) -> Result<bool> {
-        let mut datagram = Vec::with_capacity(HEADER.len() + json.len());
-        datagram.extend_from_slice(HEADER.as_bytes());
-        datagram.extend_from_slice(json.as_bytes());
+        self.send_datagram(&datagram(json))
+    }
+
+    /// Send one whole datagram, header included (see [`datagram`]).
+    pub fn send_datagram(&mut self, datagram: &str) -> Result<bool> {
+        let datagram = datagram.as_bytes();
         if datagram.len() > MAX_EVENT_SIZE {
             debug!(
                 1,
@@ -74,7 +86,7 @@ impl Queue {
                 self.socket = Some(self.connect()?);
             }
             let socket = self.socket.as_ref().expect("connected above");
-            match socket.send(&datagram) {
+            match socket.send(datagram) {
                 Ok(_) => return Ok(true),
                 Err(e) if e.raw_os_error() == Some(EMSGSIZE) => {
                     crate::log::error("Message too long to send to Wazuh.  Skipping message...");
@@ -148,12 +160,13 @@ impl Output {
         Ok(Output::Lines(Box::new(std::io::BufWriter::new(file))))
     }
 
-    /// Send one event. Returns whether it was sent (false: too large for the socket, skipped).
-    pub fn send(&mut self, json: &str) -> Result<bool> {
+    /// Send one whole datagram (see [`datagram`]). Returns whether it was sent (false: too
+    /// large for the socket, skipped).
+    pub fn send(&mut self, datagram: &str) -> Result<bool> {
         match self {
-            Output::Socket(q) => q.send(json),
+            Output::Socket(q) => q.send_datagram(datagram),
             Output::Lines(w) => {
-                writeln!(w, "{HEADER}{json}").map_err(|e| {
+                writeln!(w, "{datagram}").map_err(|e| {
                     fail(
                         code::WAZUH_SEND,
                         format!("Error writing the --output file: {e}"),
@@ -198,8 +211,8 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("out.txt");
         let mut out = Output::to_path(&path).unwrap();
-        assert!(out.send(r#"{"a":1}"#).unwrap());
-        assert!(out.send(r#"{"b":2}"#).unwrap());
+        assert!(out.send(&datagram(r#"{"a":1}"#)).unwrap());
+        assert!(out.send(&datagram(r#"{"b":2}"#)).unwrap());
         out.flush().unwrap();
         assert_eq!(
             std::fs::read_to_string(&path).unwrap(),

@@ -13,7 +13,7 @@ use crate::debug;
 use crate::decode::DecodeError;
 use crate::exit::{code, fail};
 use crate::message::{self, DiscardFilter, Origin};
-use crate::queue::Output;
+use crate::queue::{datagram, Output, HEADER};
 use crate::state::{Retention, Scope, State, TableKind};
 use anyhow::Result;
 use chrono::{Duration, NaiveDate};
@@ -86,6 +86,7 @@ pub struct Driver<'a> {
     pub state: State,
     pub queue: Output,
     pub summary: Summary,
+    pub progress: Progress,
 }
 
 /// One listing: an account and region of an `AWSLogs/` layout (and flow log), or a custom
@@ -346,6 +347,7 @@ impl<'a> Driver<'a> {
     /// Read the bucket. The summary so far comes back on failure too.
     pub async fn run(mut self) -> (Summary, Result<()>) {
         let result = self.read_all().await;
+        self.progress.finish();
         let flushed = self.queue.flush();
         let summary = self.summary.clone();
         self.state.close();
@@ -685,9 +687,9 @@ impl<'a> Driver<'a> {
         })
     }
 
-    fn send(&mut self, json: &str) -> Result<()> {
-        debug!(3, "{json}");
-        if self.queue.send(json)? {
+    fn send(&mut self, datagram: &str) -> Result<()> {
+        debug!(3, "{}", datagram.strip_prefix(HEADER).unwrap_or(datagram));
+        if self.queue.send(datagram)? {
             self.summary.events_sent += 1;
         }
         Ok(())
@@ -755,7 +757,7 @@ impl<'a> Driver<'a> {
                 }
                 debug!(1, "++ {error_msg}; skipping...");
                 let msg = message::error_envelope(&self.origin(&listing.account, key), &error_msg);
-                self.send(&serde_json::to_string(&msg)?)?;
+                self.send(&datagram(&serde_json::to_string(&msg)?))?;
             }
         }
         if self.opts.remove {
@@ -780,7 +782,47 @@ impl<'a> Driver<'a> {
             }
         }
         self.summary.objects_processed += 1;
+        self.progress.tick(&self.summary);
         Ok(())
+    }
+}
+
+/// A progress line on stderr for long runs by hand; never when stderr is not a terminal
+/// (wazuh-modulesd, cron).
+pub struct Progress {
+    enabled: bool,
+    last: std::time::Instant,
+}
+
+impl Default for Progress {
+    fn default() -> Self {
+        use std::io::IsTerminal;
+        Progress {
+            enabled: std::io::stderr().is_terminal(),
+            last: std::time::Instant::now(),
+        }
+    }
+}
+
+impl Progress {
+    fn tick(&mut self, s: &Summary) {
+        if !self.enabled || self.last.elapsed() < std::time::Duration::from_secs(1) {
+            return;
+        }
+        self.last = std::time::Instant::now();
+        eprint!(
+            "\r{} objects processed, {} skipped, {} events sent, {:.1} MB read ",
+            s.objects_processed,
+            s.objects_skipped,
+            s.events_sent,
+            s.bytes_read.load(Ordering::Relaxed) as f64 / 1e6
+        );
+    }
+
+    fn finish(&self) {
+        if self.enabled {
+            eprint!("\r\x1b[K");
+        }
     }
 }
 

@@ -11,6 +11,7 @@ use crate::aws::{classify, AwsErrorKind};
 use crate::decode::{self, Compression, DecodeError};
 use crate::exit::{code, fail};
 use crate::message::{self, DiscardFilter, Origin};
+use crate::queue::HEADER;
 use std::io::Read;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -38,6 +39,7 @@ pub struct ObjectJob {
 }
 
 pub enum Chunk {
+    /// Whole datagrams (`1:Wazuh-AWS:` and the JSON), in order.
     Messages { json: Vec<String>, discarded: u64 },
     Done(Result<(), ObjectFailure>),
 }
@@ -187,10 +189,14 @@ fn parse_body<R: AsyncRead + Unpin + Send + 'static>(
             );
         }
         for out in job.bucket.reshape(message::envelope(&origin, event)) {
-            let json = serde_json::to_string(&out)
+            let mut datagram = Vec::with_capacity(1024);
+            datagram.extend_from_slice(HEADER.as_bytes());
+            serde_json::to_writer(&mut datagram, &out)
                 .map_err(|e| ParseError::invalid(format!("cannot serialize an event: {e}")))?;
-            batch_bytes += json.len();
-            batch.push(json);
+            // serde_json writes UTF-8 only.
+            let datagram = String::from_utf8(datagram).expect("serde_json writes UTF-8");
+            batch_bytes += datagram.len();
+            batch.push(datagram);
         }
         if batch_bytes >= BATCH_BYTES {
             let json = std::mem::take(&mut batch);
