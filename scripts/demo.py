@@ -16,6 +16,8 @@ from moto.server import ThreadedMotoServer
 logging.getLogger("werkzeug").setLevel(logging.ERROR)
 
 BUCKET = "demo-cloudtrail-logs"
+ALB_BUCKET = "demo-alb-logs"
+WAF_BUCKET = "demo-waf-logs"
 ACCOUNT = "111122223333"
 
 
@@ -63,6 +65,30 @@ def main():
         ]
         for key, body in objects:
             s3.put_object(Bucket=BUCKET, Key=key, Body=body)
+        # An application load balancer and a WAF (Firehose) in buckets of their own.
+        s3.create_bucket(Bucket=ALB_BUCKET)
+        alb_key = (f"AWSLogs/{ACCOUNT}/elasticloadbalancing/us-east-1/2024/03/15/"
+                   f"{ACCOUNT}_elasticloadbalancing_us-east-1_app.web.50dc6c495c0c9188_20240315T1005Z_10.0.0.5_x1.log.gz")
+        alb_line = ('https 2024-03-15T10:04:58.123456Z app/web/50dc6c495c0c9188 203.0.113.24:51234 10.0.1.7:8080 '
+                    '0.001 0.012 0.000 200 200 412 1532 "GET https://shop.example.com:443/cart HTTP/1.1" '
+                    '"Mozilla/5.0" ECDHE-RSA-AES128-GCM-SHA256 TLSv1.2 '
+                    f'arn:aws:elasticloadbalancing:us-east-1:{ACCOUNT}:targetgroup/web/73e2d6bc24d8a067 '
+                    '"Root=1-65f41d3a-6a1c2b3d4e5f60718293a4b5" "shop.example.com" '
+                    f'"arn:aws:acm:us-east-1:{ACCOUNT}:certificate/1b2c3d4e" 1 2024-03-15T10:04:58.110000Z '
+                    '"forward" "-" "-" "10.0.1.7:8080" "200" "-" "-" TID_1a2b3c4d\n')
+        s3.put_object(Bucket=ALB_BUCKET, Key=alb_key, Body=gzip.compress(alb_line.encode()))
+        s3.create_bucket(Bucket=WAF_BUCKET)
+        waf_event = {"timestamp": 1710496800000, "formatVersion": 1, "webaclId": "arn:aws:wafv2:us-east-1:"
+                     f"{ACCOUNT}:regional/webacl/shop/1", "terminatingRuleId": "AWS-AWSManagedRulesSQLiRuleSet",
+                     "action": "BLOCK", "httpSourceName": "ALB",
+                     "httpRequest": {"clientIp": "198.51.100.77", "country": "NL", "uri": "/search",
+                                     "args": "q=1%27%20OR%201=1", "httpMethod": "GET",
+                                     "headers": [{"name": "Host", "value": "shop.example.com"},
+                                                 {"name": "User-Agent", "value": "sqlmap/1.7"},
+                                                 {"name": "X-Internal-Token", "value": "dropped"}]}}
+        s3.put_object(Bucket=WAF_BUCKET,
+                      Key="waf/2024/03/15/10/aws-waf-logs-shop-1-2024-03-15-10-00-00-3f1c2b7a.gz",
+                      Body=gzip.compress((json.dumps(waf_event) + "\n").encode()))
 
         root = os.path.join(tmp, "ossec")
         for d in ("bin", "queue/sockets", "wodles/aws"):
@@ -93,10 +119,18 @@ def main():
 
         env = {"PATH": os.environ.get("PATH", ""), "HOME": home, "AWS_ENDPOINT_URL": url,
                "AWS_EC2_METADATA_DISABLED": "true"}
-        args = [installed, "--bucket", BUCKET, "--type", "cloudtrail",
-                "--only_logs_after", "2024-MAR-14", "--aws_account_alias", "demo", "--debug", "1"]
-        for run in (1, 2):
-            print(f"\n=== run {run}: {' '.join(['aws-s3'] + args[1:])}")
+        runs = [
+            [installed, "--bucket", BUCKET, "--type", "cloudtrail", "--only_logs_after", "2024-MAR-14",
+             "--aws_account_alias", "demo", "--debug", "1"],
+            [installed, "--bucket", ALB_BUCKET, "--type", "alb", "--only_logs_after", "2024-MAR-15"],
+            [installed, "--bucket", WAF_BUCKET, "--type", "waf", "--trail_prefix", "waf",
+             "--only_logs_after", "2024-MAR-15"],
+            [installed, "--bucket", BUCKET, "--type", "cloudtrail", "--only_logs_after", "2024-MAR-14",
+             "--aws_account_alias", "demo", "--debug", "1"],
+        ]
+        for run, args in enumerate(runs, 1):
+            note = "  (again: nothing new)" if run == len(runs) else ""
+            print(f"\n=== run {run}: {' '.join(['aws-s3'] + args[1:])}{note}")
             proc = subprocess.run(args, env=env, cwd=root, capture_output=True, text=True)
             print(proc.stdout + proc.stderr, end="")
             drain()
@@ -108,10 +142,13 @@ def main():
             received.clear()
         db = os.path.join(root, "wodles/aws/s3_cloudtrail.db")
         import sqlite3
-        rows = sqlite3.connect(db).execute("SELECT log_key, created_date FROM cloudtrail").fetchall()
-        print(f"\n=== state file {os.path.relpath(db, tmp)}: {len(rows)} object(s) recorded")
-        for key, created in rows:
-            print(f"  {created}  {key}")
+        conn = sqlite3.connect(db)
+        print(f"\n=== state file {os.path.relpath(db, tmp)}")
+        for table in ("cloudtrail", "alb", "waf"):
+            rows = conn.execute(f"SELECT log_key, created_date FROM {table}").fetchall()
+            print(f"  table {table}: {len(rows)} object(s) recorded")
+            for key, created in rows:
+                print(f"    {created}  {key}")
     finally:
         server.stop()
         shutil.rmtree(tmp, ignore_errors=True)

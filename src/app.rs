@@ -59,6 +59,15 @@ pub async fn run(args: Args, argv: &[String]) -> Result<()> {
     };
     let (table, kind) = bucket.table();
     let dry_run = args.output.is_some() && !args.update_state;
+    // A manual backfill overlapping wazuh-modulesd's scheduled run of the same bucket and
+    // type would send objects twice: the second run waits for the first to end.
+    let _lock = if dry_run {
+        None
+    } else {
+        Some(lock_run(
+            &install.run_lock(&bucket_name, bucket.type_name()),
+        )?)
+    };
     let state = if dry_run {
         State::open_read_only(&install.state_db(), table, kind)?
     } else {
@@ -180,4 +189,41 @@ async fn guardduty_is_native(s3: &aws_sdk_s3::Client, bucket: &str, prefix: &str
             )
         })?;
     Ok(!resp.common_prefixes().is_empty())
+}
+
+/// Hold the run lock, waiting (with a line saying so) while another run has it.
+fn lock_run(path: &std::path::Path) -> Result<std::fs::File> {
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(path)
+        .map_err(|e| {
+            fail(
+                code::SQLITE_CREATE,
+                format!("Cannot create the run lock {}: {e}", path.display()),
+            )
+        })?;
+    match file.try_lock() {
+        Ok(()) => {}
+        Err(std::fs::TryLockError::WouldBlock) => {
+            crate::log::info(&format!(
+                "Another aws-s3 run is reading this bucket and type ({}); waiting for it to end.",
+                path.display()
+            ));
+            file.lock().map_err(|e| {
+                fail(
+                    code::UNKNOWN,
+                    format!("Cannot lock {}: {e}", path.display()),
+                )
+            })?;
+        }
+        Err(std::fs::TryLockError::Error(e)) => {
+            return Err(fail(
+                code::UNKNOWN,
+                format!("Cannot lock {}: {e}", path.display()),
+            ));
+        }
+    }
+    Ok(file)
 }

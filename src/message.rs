@@ -28,13 +28,14 @@ fn log_info(origin: &Origin) -> Value {
 
 /// `{"integration": "aws", "aws": {"log_info": ..., <event fields>}}` with nulls removed.
 pub fn envelope(origin: &Origin, event: Map<String, Value>) -> Value {
-    let mut event = event;
-    remove_nulls(&mut event);
-    let mut aws = Map::new();
-    aws.insert("log_info".into(), log_info(origin));
-    for (k, v) in event {
-        aws.insert(k, v);
-    }
+    let mut aws = event;
+    remove_nulls(&mut aws);
+    // The event's own fields stay where they are (no rehashing); log_info goes first. An
+    // event field named log_info wins, as `dict.update` lets it in the reference.
+    let info = aws
+        .shift_remove("log_info")
+        .unwrap_or_else(|| log_info(origin));
+    aws.shift_insert(0, "log_info".into(), info);
     if let Some(account) = origin.account_id {
         aws.insert("aws_account_id".into(), account.into());
     }

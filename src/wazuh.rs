@@ -46,6 +46,14 @@ impl Installation {
             .join("s3_cloudtrail.db")
     }
 
+    /// The lock that keeps two runs from reading the same bucket and type at once.
+    pub fn run_lock(&self, bucket: &str, bucket_type: &str) -> PathBuf {
+        self.root
+            .join("wodles")
+            .join("aws")
+            .join(format!(".aws-s3.{bucket_type}.{bucket}.lock"))
+    }
+
     pub fn control(&self) -> PathBuf {
         self.root.join("bin").join("wazuh-control")
     }

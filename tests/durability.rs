@@ -133,3 +133,67 @@ async fn concurrent_reading_keeps_each_objects_events_in_order() {
         .collect();
     assert_eq!(names, expected);
 }
+
+#[tokio::test]
+async fn overlapping_runs_on_one_bucket_send_each_object_once() {
+    let bucket = "it-overlap";
+    seed(bucket).await;
+    let wazuh = Wazuh::new();
+    let args = ["-b", bucket, "-s", "2024-MAR-15"];
+    let spawn = || {
+        let mut cmd = wazuh.command(Path::new(env!("CARGO_BIN_EXE_aws-s3")), &args);
+        cmd.env("WAZUH_ROOT", wazuh.root());
+        cmd.stdout(std::process::Stdio::piped()).spawn().unwrap()
+    };
+    let (a, b) = (spawn(), spawn());
+    let (a, b) = (a.wait_with_output().unwrap(), b.wait_with_output().unwrap());
+    assert!(a.status.success() && b.status.success());
+    let messages = wazuh.take_messages();
+    assert_eq!(
+        messages.len(),
+        OBJECTS * EVENTS,
+        "no object was sent by both runs"
+    );
+    let waited = [a, b]
+        .iter()
+        .any(|o| String::from_utf8_lossy(&o.stdout).contains("waiting for it to end"));
+    assert!(waited, "the second run waited for the first");
+}
+
+#[tokio::test]
+async fn sigint_ends_the_run_with_exit_2_keeping_finished_objects() {
+    let bucket = "it-sigint";
+    seed(bucket).await;
+    let wazuh = Wazuh::new();
+    let mut cmd = wazuh.command(
+        Path::new(env!("CARGO_BIN_EXE_aws-s3")),
+        &["-b", bucket, "-s", "2024-MAR-15", "--workers", "2"],
+    );
+    cmd.env("WAZUH_ROOT", wazuh.root());
+    let child = cmd.stdout(std::process::Stdio::piped()).spawn().unwrap();
+    let started = Instant::now();
+    while wazuh.received_count() < 100 && started.elapsed() < Duration::from_secs(20) {
+        std::thread::sleep(Duration::from_millis(1));
+    }
+    let status = std::process::Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let out = child.wait_with_output().unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    if out.status.code() == Some(0) {
+        return; // The run finished before the signal arrived: nothing to check.
+    }
+    assert_eq!(out.status.code(), Some(2), "{stdout}");
+    assert!(stdout.contains("ERROR: SIGINT received."), "{stdout}");
+    let seen = by_object(&wazuh.take_messages());
+    for row in wazuh.table("cloudtrail") {
+        assert_eq!(
+            seen.get(&row[3]).map(Vec::len),
+            Some(EVENTS),
+            "{} recorded, not sent",
+            row[3]
+        );
+    }
+}

@@ -40,7 +40,10 @@ pub struct ObjectJob {
 
 pub enum Chunk {
     /// Whole datagrams (`1:Wazuh-AWS:` and the JSON), in order.
-    Messages { json: Vec<String>, discarded: u64 },
+    Messages {
+        json: Vec<String>,
+        discarded: u64,
+    },
     Done(Result<(), ObjectFailure>),
 }
 
