@@ -267,6 +267,9 @@ def flow_log_id(env, bucket):
     url = env.start_moto()
     ec2 = boto3.client("ec2", endpoint_url=url, region_name="us-east-1",
                        aws_access_key_id="bench", aws_secret_access_key="benchsecret")
+    # moto checks that the flow log's destination bucket exists in its own S3.
+    boto3.client("s3", endpoint_url=url, region_name="us-east-1", aws_access_key_id="bench",
+                 aws_secret_access_key="benchsecret").create_bucket(Bucket=bucket)
     vpc = ec2.create_vpc(CidrBlock="10.0.0.0/16")["Vpc"]["VpcId"]
     return ec2.create_flow_logs(ResourceIds=[vpc], ResourceType="VPC", TrafficType="ALL",
                                 LogDestinationType="s3",

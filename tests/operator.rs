@@ -183,3 +183,104 @@ fn service_runs_are_handed_to_the_python_wodle() {
     let run = wazuh.run(&["-sb", "security_lake", "-q", "my-queue"]);
     assert_eq!(run.code, 7, "{}", run.stdout);
 }
+
+#[tokio::test]
+async fn odd_keys_are_opaque_strings() {
+    let bucket = "it-op-odd-keys";
+    let s3 = create_bucket(bucket).await;
+    let keys = [
+        "events/2024/07/07/07/with space-2024-07-07-07-10-00-a.gz",
+        "events/2024/07/07/07/ünïcødé-2024-07-07-07-10-00-b.gz",
+        "events/2024/07/07/07/../dots-2024-07-07-07-10-00-c.gz",
+        "events/2024/07/07/07/per%20cent-2024-07-07-07-10-00-d.gz",
+    ];
+    for (i, key) in keys.iter().enumerate() {
+        let body = format!("{{\"source\":\"aws.x\",\"detail\":{{\"n\":{i}}}}}");
+        put(&s3, bucket, key, gzip(body.as_bytes())).await;
+    }
+    let wazuh = Wazuh::new();
+    let (_, messages) = wazuh.two_runs(&[
+        "-b",
+        bucket,
+        "-t",
+        "custom",
+        "-l",
+        "events",
+        "-s",
+        "2024-JUL-07",
+    ]);
+    let mut files: Vec<String> = messages
+        .iter()
+        .map(|m| {
+            m["aws"]["log_info"]["log_file"]
+                .as_str()
+                .unwrap()
+                .to_string()
+        })
+        .collect();
+    files.sort();
+    let mut expected: Vec<String> = keys.iter().map(|k| k.to_string()).collect();
+    expected.sort();
+    assert_eq!(files, expected);
+    let mut recorded: Vec<String> = wazuh
+        .table("custom")
+        .into_iter()
+        .map(|r| r[2].clone())
+        .collect();
+    recorded.sort();
+    assert_eq!(recorded, expected);
+}
+
+#[tokio::test]
+async fn a_slow_queue_reader_slows_the_run_down_and_loses_nothing() {
+    let bucket = "it-op-slow-reader";
+    let s3 = create_bucket(bucket).await;
+    for i in 0..20 {
+        put(
+            &s3,
+            bucket,
+            &trail_key(
+                ACCOUNT,
+                "us-east-1",
+                "2024/03/15",
+                &format!("{:04}", i),
+                &format!("s{i}"),
+            ),
+            trail_object(&format!("s{i:02}"), 200),
+        )
+        .await;
+    }
+    let wazuh = Wazuh::without_queue();
+    let path = wazuh.root().join("queue/sockets/queue");
+    let reader = std::os::unix::net::UnixDatagram::bind(&path).unwrap();
+    // A small receive buffer and a reader that stops for a while: the sender must wait.
+    reader
+        .set_read_timeout(Some(std::time::Duration::from_secs(5)))
+        .unwrap();
+    let mut cmd = wazuh.command(
+        std::path::Path::new(env!("CARGO_BIN_EXE_aws-s3")),
+        &["-b", bucket, "-s", "2024-MAR-15"],
+    );
+    cmd.env("WAZUH_ROOT", wazuh.root());
+    let child = cmd.stdout(std::process::Stdio::piped()).spawn().unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(1500));
+    let mut buf = vec![0u8; 1 << 16];
+    let mut count = 0;
+    while let Ok(n) = reader.recv(&mut buf) {
+        assert!(buf[..n].starts_with(HEADER.as_bytes()));
+        count += 1;
+        if count == 4000 {
+            break;
+        }
+    }
+    let out = child.wait_with_output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    assert_eq!(
+        count, 4000,
+        "every event arrived although the reader paused"
+    );
+}
