@@ -3,6 +3,8 @@
 //! real `aws-s3` binary.
 #![allow(dead_code)]
 
+pub mod fault_proxy;
+
 use aws_sdk_s3::primitives::ByteStream;
 use flate2::write::GzEncoder;
 use std::io::{BufRead, BufReader, Write};
