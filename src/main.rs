@@ -1,17 +1,6 @@
 //! `aws-s3`: a drop-in replacement for the Wazuh AWS S3 wodle.
 
-mod app;
-mod aws;
-mod bucket;
-mod cli;
-mod decode;
-mod exit;
-mod log;
-mod message;
-mod queue;
-mod regions;
-mod state;
-mod wazuh;
+use wazuh_aws_s3::{app, cli, debug, exit, log};
 
 use std::io::Write;
 

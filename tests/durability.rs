@@ -160,9 +160,9 @@ async fn overlapping_runs_on_one_bucket_send_each_object_once() {
     assert!(waited, "the second run waited for the first");
 }
 
-#[tokio::test]
-async fn sigint_ends_the_run_with_exit_2_keeping_finished_objects() {
-    let bucket = "it-sigint";
+/// Interrupt a run after its first events; it must end with `code` and the `ERROR:` line,
+/// every recorded object having been sent whole.
+async fn interrupted(bucket: &str, signal: &str, code: i32, line: &str) {
     seed(bucket).await;
     let wazuh = Wazuh::new();
     let mut cmd = wazuh.command(
@@ -176,7 +176,7 @@ async fn sigint_ends_the_run_with_exit_2_keeping_finished_objects() {
         std::thread::sleep(Duration::from_millis(1));
     }
     let status = std::process::Command::new("kill")
-        .args(["-INT", &child.id().to_string()])
+        .args([signal, &child.id().to_string()])
         .status()
         .unwrap();
     assert!(status.success());
@@ -185,8 +185,8 @@ async fn sigint_ends_the_run_with_exit_2_keeping_finished_objects() {
     if out.status.code() == Some(0) {
         return; // The run finished before the signal arrived: nothing to check.
     }
-    assert_eq!(out.status.code(), Some(2), "{stdout}");
-    assert!(stdout.contains("ERROR: SIGINT received."), "{stdout}");
+    assert_eq!(out.status.code(), Some(code), "{stdout}");
+    assert!(stdout.contains(line), "{stdout}");
     let seen = by_object(&wazuh.take_messages());
     for row in wazuh.table("cloudtrail") {
         assert_eq!(
@@ -196,4 +196,14 @@ async fn sigint_ends_the_run_with_exit_2_keeping_finished_objects() {
             row[3]
         );
     }
+}
+
+#[tokio::test]
+async fn sigint_ends_the_run_with_exit_2_keeping_finished_objects() {
+    interrupted("it-sigint", "-INT", 2, "ERROR: SIGINT received.").await;
+}
+
+#[tokio::test]
+async fn sigterm_ends_the_run_cleanly_too() {
+    interrupted("it-sigterm", "-TERM", 143, "ERROR: SIGTERM received.").await;
 }

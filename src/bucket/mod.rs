@@ -201,7 +201,6 @@ pub trait Bucket: Send + Sync {
     ) -> Result<(), ParseError>;
 
     /// Every event of an object held in memory.
-    #[cfg(test)]
     fn parse(&self, key: &str, data: &[u8], ctx: ParseContext) -> Result<Vec<Event>, ParseError> {
         let mut events = Vec::new();
         let mut input = data;
