@@ -66,6 +66,10 @@ impl Bucket for CloudTrail {
 /// Documents up to this size are parsed from memory (fast); larger ones from the stream.
 const IN_MEMORY_DOCUMENT: usize = 8 * 1024 * 1024;
 
+/// The largest single record (or anything between two records) read from a stream; a larger
+/// one fails its object instead of filling memory.
+const MAX_RECORD_BYTES: u64 = 256 * 1024 * 1024;
+
 /// Emit the objects of the list `field` of a JSON document one by one, each with `source`
 /// set. A document without that field has no events (e.g. an empty trail file).
 pub fn stream_records(
@@ -74,23 +78,66 @@ pub fn stream_records(
     source: &str,
     emit: &mut Emit,
 ) -> Result<(), ParseError> {
+    stream_records_capped(input, field, source, emit, MAX_RECORD_BYTES)
+}
+
+/// Counts the bytes read since the last record was emitted and fails past the cap.
+struct RecordCap<R> {
+    inner: R,
+    since_record: std::rc::Rc<std::cell::Cell<u64>>,
+    cap: u64,
+}
+
+impl<R: Read> Read for RecordCap<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        let total = self.since_record.get() + n as u64;
+        self.since_record.set(total);
+        if total > self.cap {
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::InvalidData,
+                format!("a record is larger than {} MiB", self.cap / (1024 * 1024)),
+            ));
+        }
+        Ok(n)
+    }
+}
+
+fn stream_records_capped(
+    input: &mut dyn BufRead,
+    field: &str,
+    source: &str,
+    emit: &mut Emit,
+    cap: u64,
+) -> Result<(), ParseError> {
     let mut head = Vec::new();
     input
         .take(IN_MEMORY_DOCUMENT as u64 + 1)
         .read_to_end(&mut head)
         .map_err(read_error)?;
     let mut stopped = None;
+    let since_record = std::rc::Rc::new(std::cell::Cell::new(0u64));
+    let counter = since_record.clone();
+    let mut counted_emit = |event| {
+        counter.set(0);
+        emit(event)
+    };
     let seed = Document {
         field,
         source,
-        emit,
+        emit: &mut counted_emit,
         stopped: &mut stopped,
     };
     let result = if head.len() <= IN_MEMORY_DOCUMENT {
         let mut de = serde_json::Deserializer::from_slice(&head);
         seed.deserialize(&mut de).and_then(|_| de.end())
     } else {
-        let mut de = serde_json::Deserializer::from_reader(head.chain(input));
+        let capped = RecordCap {
+            inner: head.chain(input),
+            since_record,
+            cap,
+        };
+        let mut de = serde_json::Deserializer::from_reader(capped);
         seed.deserialize(&mut de).and_then(|_| de.end())
     };
     if let Some(e) = stopped {
@@ -302,6 +349,43 @@ mod tests {
         assert!(CloudTrail.parse("k", br#"{"Records": [1]}"#, CTX).is_err());
         assert!(CloudTrail.parse("k", br#"{"Records": "x"}"#, CTX).is_err());
         assert!(CloudTrail.parse("k", &[0xff, 0xfe], CTX).is_err());
+    }
+
+    #[test]
+    fn huge_single_records_fail_their_object_without_filling_memory() {
+        // Past the in-memory size, so the document is streamed and the cap applies.
+        let small = format!("{{\"eventName\":\"{}\"}}", "x".repeat(1000));
+        let records: Vec<String> = (0..9000).map(|_| small.clone()).collect();
+        let ok = format!("{{\"Records\":[{}]}}", records.join(","));
+        assert!(ok.len() > IN_MEMORY_DOCUMENT);
+        let mut n = 0;
+        let mut input = ok.as_bytes();
+        stream_records_capped(
+            &mut input,
+            "Records",
+            "cloudtrail",
+            &mut |_| {
+                n += 1;
+                Ok(())
+            },
+            64 * 1024,
+        )
+        .unwrap();
+        assert_eq!(n, 9000, "records under the cap stream through");
+        let huge = format!(
+            "{{\"Records\":[{{\"eventName\":\"{}\"}}]}}",
+            "y".repeat(9 * 1024 * 1024)
+        );
+        let mut input = huge.as_bytes();
+        let err = stream_records_capped(
+            &mut input,
+            "Records",
+            "cloudtrail",
+            &mut |_| Ok(()),
+            1024 * 1024,
+        )
+        .unwrap_err();
+        assert!(err.to_string().contains("larger than 1 MiB"), "{err}");
     }
 
     #[test]
