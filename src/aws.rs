@@ -186,14 +186,12 @@ impl Clients {
     pub async fn caller_account(&self) -> Result<String> {
         let sts = aws_sdk_sts::Client::new(&self.base_config);
         let out = sts.get_caller_identity().send().await.map_err(|e| {
-            let err = classify("GetCallerIdentity", &e);
-            match err.common_exit() {
-                Some((c, m)) => fail(c, m),
-                None => fail(
+            classify("GetCallerIdentity", &e).into_failure("get_caller_identity", |err| {
+                fail(
                     code::INVALID_CREDENTIALS,
                     format!("Error getting STS client: {}", err.text),
-                ),
-            }
+                )
+            })
         })?;
         out.account().map(str::to_string).ok_or_else(|| {
             fail(
@@ -221,14 +219,12 @@ impl Clients {
                 .send()
                 .await
                 .map_err(|e| {
-                    let err = classify("DescribeFlowLogs", &e);
-                    match err.common_exit() {
-                        Some((c, m)) => fail(c, m),
-                        None => fail(
+                    classify("DescribeFlowLogs", &e).into_failure("describe_flow_logs", |err| {
+                        fail(
                             code::UNKNOWN,
                             format!("Unable to list the VPC flow logs of {region}: {}", err.text),
-                        ),
-                    }
+                        )
+                    })
                 })?;
             ids.extend(
                 out.flow_logs()
@@ -405,20 +401,36 @@ where
     }
 }
 
+const RETRY_CONFIGURATION_URL: &str = "https://documentation.wazuh.com/current/amazon/services/prerequisites/considerations.html#Connection-configuration-for-retries";
+
 impl AwsError {
-    /// The exit code for kinds that end a run the same way wherever they happen.
-    pub fn common_exit(&self) -> Option<(i32, String)> {
+    /// The failures that end a run the same way wherever they happen: throttling beyond the
+    /// retries (16), refused credentials (3), a clock off from AWS's (19); `other` decides for
+    /// the remaining kinds. `operation` names the request in the throttling message.
+    pub fn into_failure(
+        self,
+        operation: &str,
+        other: impl FnOnce(AwsError) -> anyhow::Error,
+    ) -> anyhow::Error {
         match self.kind {
-            AwsErrorKind::Throttling => Some((code::THROTTLING, self.text.clone())),
-            AwsErrorKind::InvalidCredentials => Some((
+            AwsErrorKind::Throttling => fail(
+                code::THROTTLING,
+                format!(
+                    "The '{operation}' request was denied due to request throttling. If the \
+                     problem persists check the following link to learn how to use the Retry \
+                     configuration to avoid it: '{RETRY_CONFIGURATION_URL}': {}",
+                    self.text
+                ),
+            ),
+            AwsErrorKind::InvalidCredentials => fail(
                 code::INVALID_CREDENTIALS,
                 format!("Invalid credentials to access S3 Bucket: {}", self.text),
-            )),
-            AwsErrorKind::ClockSkew => Some((
+            ),
+            AwsErrorKind::ClockSkew => fail(
                 code::CLOCK_SKEW,
-                "The server datetime and datetime of the AWS environment differ".to_string(),
-            )),
-            _ => None,
+                "The server datetime and datetime of the AWS environment differ",
+            ),
+            _ => other(self),
         }
     }
 }

@@ -26,7 +26,6 @@ use tokio::sync::mpsc;
 
 const PATH_DATE_FORMAT: &str = "%Y/%m/%d";
 const MAX_KEYS: i32 = 1000;
-const RETRY_CONFIGURATION_URL: &str = "https://documentation.wazuh.com/current/amazon/services/prerequisites/considerations.html#Connection-configuration-for-retries";
 
 /// What the command line says about one bucket run.
 pub struct RunOptions {
@@ -98,14 +97,6 @@ struct Listing {
     region: Option<String>,
     prefix: String,
     flow_log_id: Option<String>,
-}
-
-fn throttling_message(operation: &str) -> String {
-    format!(
-        "The '{operation}' request was denied due to request throttling. If the problem persists \
-         check the following link to learn how to use the Retry configuration to avoid it: \
-         '{RETRY_CONFIGURATION_URL}'"
-    )
 }
 
 fn date_in_key() -> &'static Regex {
@@ -225,20 +216,12 @@ impl<'a> Driver<'a> {
                 .send()
                 .await
                 .map_err(|e| {
-                    let err = classify("ListObjectsV2", &e);
-                    if let AwsErrorKind::Throttling = err.kind {
-                        return fail(
-                            code::THROTTLING,
-                            format!("{}: {}", throttling_message("check_bucket"), err.text),
-                        );
-                    }
-                    if let Some((c, m)) = err.common_exit() {
-                        return fail(c, m);
-                    }
-                    match err.kind {
-                        AwsErrorKind::Unreachable => fail(code::INVALID_ENDPOINT, err.text),
-                        _ => fail(code::UNKNOWN, format!("Unexpected error: '{}'.", err.text)),
-                    }
+                    classify("ListObjectsV2", &e).into_failure("check_bucket", |err| {
+                        match err.kind {
+                            AwsErrorKind::Unreachable => fail(code::INVALID_ENDPOINT, err.text),
+                            _ => fail(code::UNKNOWN, format!("Unexpected error: '{}'.", err.text)),
+                        }
+                    })
                 })?;
             if !resp.common_prefixes().is_empty() {
                 return Ok(());
@@ -277,16 +260,7 @@ impl<'a> Driver<'a> {
         err: AwsError,
         s3_unexpected: bool,
     ) -> anyhow::Error {
-        if let AwsErrorKind::Throttling = err.kind {
-            return fail(
-                code::THROTTLING,
-                format!("{}: {}", throttling_message(operation), err.text),
-            );
-        }
-        if let Some((c, m)) = err.common_exit() {
-            return fail(c, m);
-        }
-        match err.kind {
+        err.into_failure(operation, |err| match err.kind {
             AwsErrorKind::Service(_) => fail(
                 code::UNKNOWN,
                 format!("The \"{operation}\" request failed: {}", err.text),
@@ -302,7 +276,7 @@ impl<'a> Driver<'a> {
                 code::UNKNOWN,
                 format!("The \"{operation}\" request failed: {}", err.text),
             ),
-        }
+        })
     }
 
     async fn find_account_ids(&self) -> Result<Vec<String>> {

@@ -81,23 +81,15 @@ async fn run(job: ObjectJob, tx: mpsc::Sender<Chunk>) -> Result<(), ObjectFailur
             let err = classify("GetObject", &e);
             return Err(match err.kind {
                 AwsErrorKind::Service(_) => ObjectFailure::Fetch(err.text),
-                AwsErrorKind::Throttling => ObjectFailure::Fatal(fail(
-                    code::THROTTLING,
-                    format!(
-                        "The 'get_object' request was denied due to request throttling: {}",
-                        err.text
-                    ),
-                )),
-                _ => match err.common_exit() {
-                    Some((c, m)) => ObjectFailure::Fatal(fail(c, m)),
-                    None => ObjectFailure::Fatal(fail(
+                _ => ObjectFailure::Fatal(err.into_failure("get_object", |err| {
+                    fail(
                         code::S3_UNEXPECTED,
                         format!(
                             "Unexpected error querying/working with objects in S3: {}",
                             err.text
                         ),
-                    )),
-                },
+                    )
+                })),
             });
         }
     };
