@@ -1,5 +1,5 @@
-//! Object bytes to plain bytes: gzip (every member), zip (first entry) or as is, chosen by the
-//! key's extension as the reference does. `.snappy` is refused, as the reference refuses it.
+//! Object bytes to plain bytes as they are read: gzip (every member), zip (first entry) or as
+//! is, chosen by the key's extension as the reference does. `.snappy` is refused, as the reference refuses it.
 //!
 //! The error kinds matter: the reference reports a bad gzip, a truncated gzip and a bad zip
 //! with different messages and exit codes, and `--skip_on_error` turns each into an
@@ -56,27 +56,6 @@ impl fmt::Display for DecodeError {
 
 impl std::error::Error for DecodeError {}
 
-/// Decompress a whole object.
-#[cfg(test)]
-pub fn decode(compression: Compression, data: Vec<u8>) -> Result<Vec<u8>, DecodeError> {
-    match compression {
-        Compression::Plain => Ok(data),
-        Compression::Snappy => Err(DecodeError::SnappyUnsupported),
-        Compression::Gzip => gunzip(&data),
-        Compression::Zip => unzip_first(data),
-    }
-}
-
-#[cfg(test)]
-fn gunzip(data: &[u8]) -> Result<Vec<u8>, DecodeError> {
-    let mut out = Vec::with_capacity(data.len().saturating_mul(8));
-    match MultiGzDecoder::new(data).read_to_end(&mut out) {
-        Ok(_) => Ok(out),
-        Err(e) if e.kind() == ErrorKind::UnexpectedEof => Err(DecodeError::TruncatedGzip),
-        Err(e) => Err(DecodeError::InvalidGzip(e.to_string())),
-    }
-}
-
 fn unzip_first(data: Vec<u8>) -> Result<Vec<u8>, DecodeError> {
     let mut archive = zip::ZipArchive::new(Cursor::new(data))
         .map_err(|e| DecodeError::InvalidZip(e.to_string()))?;
@@ -98,6 +77,20 @@ mod tests {
     use super::*;
     use flate2::write::GzEncoder;
     use std::io::Write;
+
+    /// An object decompressed whole through the streaming reader, or its error.
+    fn decode(compression: Compression, data: Vec<u8>) -> Result<Vec<u8>, DecodeError> {
+        let mut opened = open(compression, Cursor::new(data))?;
+        let mut out = Vec::new();
+        let read = opened.reader.read_to_end(&mut out);
+        match opened.decode_failure() {
+            Some(e) => Err(e),
+            None => {
+                read.expect("no decode failure, so the read succeeded");
+                Ok(out)
+            }
+        }
+    }
 
     fn gz(data: &[u8]) -> Vec<u8> {
         let mut e = GzEncoder::new(Vec::new(), flate2::Compression::default());

@@ -133,12 +133,7 @@ impl DiscardFilter {
         &self.pattern
     }
 
-    #[cfg(test)]
-    pub fn should_skip(&self, event: &Value) -> bool {
-        self.check(event, &self.field)
-    }
-
-    /// [`Self::should_skip`] for an event not yet wrapped in a `Value`.
+    /// Whether the event's `--discard-field` value matches `--discard-regex`.
     pub fn should_skip_map(&self, event: &Map<String, Value>) -> bool {
         let (head, rest) = match self.field.split_once('.') {
             Some((h, r)) => (h, Some(r)),
@@ -236,6 +231,12 @@ mod tests {
         reformat_generic(&mut msg);
         assert_eq!(msg["aws"]["source_ip_address"], "2001:db8::1");
         assert_eq!(msg["aws"]["tags"], json!({"k": "v"}));
+    }
+
+    impl DiscardFilter {
+        fn should_skip(&self, event: &Value) -> bool {
+            self.should_skip_map(event.as_object().expect("an event is an object"))
+        }
     }
 
     #[test]

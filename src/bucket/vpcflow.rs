@@ -1,8 +1,6 @@
 //! VPC Flow Logs: `AWSLogs/ACCOUNT/vpcflowlogs/REGION/YYYY/MM/DD/` space-separated records,
 //! read per flow log of the region (its id is in the key).
 
-#[cfg(test)]
-use super::text::csv_rows;
 use super::text::{row_event, CsvReader, Extras};
 use super::{Bucket, Emit, Event, Layout, ParseContext, ParseError};
 use crate::state::TableKind;
@@ -107,20 +105,6 @@ fn flow_event(names: &[String], row: Vec<String>, source: &str) -> Result<Event,
     Ok(event)
 }
 
-/// Flow records of a whole text; the header row (if any) names the columns.
-#[cfg(test)]
-fn flow_records(text: &str, source: &str) -> Result<Vec<Event>, ParseError> {
-    let mut rows = csv_rows(text, ' ').into_iter().peekable();
-    let names: Vec<String> = match rows.peek().and_then(|r| header_names(r)) {
-        Some(names) => {
-            rows.next();
-            names
-        }
-        None => DEFAULT_FIELDS.iter().map(|s| s.to_string()).collect(),
-    };
-    rows.map(|row| flow_event(&names, row, source)).collect()
-}
-
 /// Python `int()` then `utcfromtimestamp(...).strftime('%Y-%m-%dT%H:%M:%SZ')`.
 fn iso_time(v: &str) -> Option<String> {
     let secs: i64 = v.trim().parse().ok()?;
@@ -136,11 +120,21 @@ mod tests {
     use super::*;
     use serde_json::json;
 
+    fn flow_records(text: &str) -> Result<Vec<Event>, ParseError> {
+        VpcFlow.parse(
+            "k",
+            text.as_bytes(),
+            ParseContext {
+                skip_on_error: false,
+            },
+        )
+    }
+
     #[test]
     fn header_names_columns_and_is_no_event() {
         let text = "version vpc-id srcaddr start end log-status\n\
                     5 vpc-1 10.0.0.1 1735722300 1735722360 OK\n";
-        let events = flow_records(text, "vpc").unwrap();
+        let events = flow_records(text).unwrap();
         assert_eq!(events.len(), 1);
         assert_eq!(
             Value::Object(events[0].clone()),
@@ -155,7 +149,7 @@ mod tests {
         let text = "2 123456789012 eni-1 10.0.0.1 10.0.0.2 443 5000 6 10 840 1735722300 1735722360 ACCEPT OK extra\n\
                     2 123456789012 eni-1 - - - - - - - 1735722300 1735722360 - NODATA\n\
                     2 123456789012 eni-1\n";
-        let events = flow_records(text, "vpc").unwrap();
+        let events = flow_records(text).unwrap();
         assert_eq!(events.len(), 3);
         assert_eq!(events[0]["null"], json!(["extra"]));
         assert_eq!(events[0]["start"], "2025-01-01T09:05:00Z");
@@ -165,7 +159,7 @@ mod tests {
 
     #[test]
     fn bad_timestamps_are_parse_errors() {
-        assert!(flow_records("2 1 e 1 2 3 4 6 1 1 x 5 ACCEPT OK\n", "vpc").is_err());
-        assert!(flow_records("", "vpc").unwrap().is_empty());
+        assert!(flow_records("2 1 e 1 2 3 4 6 1 1 x 5 ACCEPT OK\n").is_err());
+        assert!(flow_records("").unwrap().is_empty());
     }
 }
