@@ -24,7 +24,8 @@ const ENOBUFS: i32 = 105;
 const MAX_BACKOFF: Duration = Duration::from_secs(1);
 
 /// `1:Wazuh-AWS:` followed by the event's JSON.
-pub fn datagram(json: &str) -> String {
+#[cfg(test)]
+fn datagram(json: &str) -> String {
     let mut d = String::with_capacity(HEADER.len() + json.len());
     d.push_str(HEADER);
     d.push_str(json);
@@ -67,64 +68,76 @@ impl Queue {
     /// Send one event. Returns whether it was sent (false: too large for the socket, skipped).
     #[cfg(test)]
     pub fn send(&mut self, json: &str) -> Result<bool> {
-        self.send_datagram(&datagram(json))
+        let mut one = Datagrams::default();
+        one.push_str(&datagram(json));
+        Ok(self.send_all(&one)? == 1)
     }
 
-    /// Send one whole datagram, header included (see [`datagram`]).
-    pub fn send_datagram(&mut self, datagram: &str) -> Result<bool> {
-        let datagram = datagram.as_bytes();
-        if datagram.len() > MAX_EVENT_SIZE {
+    /// Send every datagram of the batch, in order. Returns how many were sent (the others
+    /// were too large for the socket and skipped).
+    pub fn send_all(&mut self, datagrams: &Datagrams) -> Result<u64> {
+        let all: Vec<&[u8]> = datagrams.iter().collect();
+        for _ in all.iter().filter(|d| d.len() > MAX_EVENT_SIZE) {
             debug!(
                 1,
                 "Event size exceeds the maximum allowed limit of {MAX_EVENT_SIZE} bytes."
             );
         }
+        let mut next = 0;
+        let mut sent = 0;
         let mut backoff = Duration::from_millis(5);
         let mut reconnected = false;
-        loop {
+        while next < all.len() {
             if self.socket.is_none() {
                 self.socket = Some(self.connect()?);
             }
             let socket = self.socket.as_ref().expect("connected above");
-            match socket.send(datagram) {
-                Ok(_) => return Ok(true),
-                Err(e) if e.raw_os_error() == Some(EMSGSIZE) => {
+            let window = &all[next..all.len().min(next + SEND_WINDOW)];
+            let e = match send_many(socket, window) {
+                Ok(n) => {
+                    next += n;
+                    sent += n as u64;
+                    backoff = Duration::from_millis(5);
+                    continue;
+                }
+                Err(e) => e,
+            };
+            // The error is about `all[next]`, the first datagram the kernel did not take.
+            match e {
+                e if e.raw_os_error() == Some(EMSGSIZE) => {
                     crate::log::error("Message too long to send to Wazuh.  Skipping message...");
                     debug!(
                         1,
                         "+++ ERROR: Message longer than buffer socket for Wazuh. Consider increasing rmem_max. Skipping message..."
                     );
-                    return Ok(false);
+                    next += 1;
                 }
-                Err(e)
-                    if e.raw_os_error() == Some(ENOBUFS)
-                        || matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::Interrupted) =>
+                e if e.raw_os_error() == Some(ENOBUFS)
+                    || matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::Interrupted) =>
                 {
                     // analysisd is behind: wait for room rather than drop the event.
                     std::thread::sleep(backoff);
                     backoff = (backoff * 2).min(MAX_BACKOFF);
                 }
-                Err(e)
-                    if !reconnected
-                        && matches!(
-                            e.kind(),
-                            ErrorKind::ConnectionRefused | ErrorKind::NotConnected
-                        ) =>
+                e if !reconnected
+                    && matches!(
+                        e.kind(),
+                        ErrorKind::ConnectionRefused | ErrorKind::NotConnected
+                    ) =>
                 {
                     // analysisd restarted and bound a new socket: connect to it once more.
                     self.socket = None;
                     reconnected = true;
                 }
-                Err(e)
-                    if matches!(
-                        e.kind(),
-                        ErrorKind::ConnectionRefused | ErrorKind::NotConnected
-                    ) =>
+                e if matches!(
+                    e.kind(),
+                    ErrorKind::ConnectionRefused | ErrorKind::NotConnected
+                ) =>
                 {
                     debug!(1, "+++ Send failed: {e}");
                     return Err(fail(code::WAZUH_CONNECT, "Wazuh must be running."));
                 }
-                Err(e) => {
+                e => {
                     return Err(fail(
                         code::WAZUH_SEND,
                         format!("Error sending message to wazuh: {e}"),
@@ -132,6 +145,106 @@ impl Queue {
                 }
             }
         }
+        Ok(sent)
+    }
+}
+
+/// Datagrams handed to the kernel by one `sendmmsg` call.
+const SEND_WINDOW: usize = 64;
+
+/// Send the datagrams in order; returns how many the kernel took (at least one), or the
+/// error of the first one. One system call for many events: the sender is not switched out
+/// for the reader after every event.
+#[cfg(target_os = "linux")]
+fn send_many(socket: &UnixDatagram, datagrams: &[&[u8]]) -> std::io::Result<usize> {
+    use std::os::fd::AsRawFd;
+    let mut iovecs: Vec<libc::iovec> = datagrams
+        .iter()
+        .map(|d| libc::iovec {
+            iov_base: d.as_ptr() as *mut libc::c_void,
+            iov_len: d.len(),
+        })
+        .collect();
+    let mut headers: Vec<libc::mmsghdr> = iovecs
+        .iter_mut()
+        .map(|iov| {
+            // SAFETY: mmsghdr is plain data; all-zero is a valid empty header.
+            let mut h: libc::mmsghdr = unsafe { std::mem::zeroed() };
+            h.msg_hdr.msg_iov = iov;
+            h.msg_hdr.msg_iovlen = 1;
+            h
+        })
+        .collect();
+    // SAFETY: every header points at one iovec that lives in `iovecs`, and every iovec at a
+    // slice borrowed for this call; the kernel only reads them.
+    let n = unsafe {
+        libc::sendmmsg(
+            socket.as_raw_fd(),
+            headers.as_mut_ptr(),
+            headers.len() as libc::c_uint,
+            0,
+        )
+    };
+    if n < 0 {
+        return Err(std::io::Error::last_os_error());
+    }
+    Ok(n as usize)
+}
+
+#[cfg(not(target_os = "linux"))]
+fn send_many(socket: &UnixDatagram, datagrams: &[&[u8]]) -> std::io::Result<usize> {
+    socket.send(datagrams[0]).map(|_| 1)
+}
+
+/// Whole datagrams (see [`datagram`]) back to back in one buffer: a batch of events costs
+/// two allocations instead of one per event.
+#[derive(Default)]
+pub struct Datagrams {
+    buf: Vec<u8>,
+    ends: Vec<usize>,
+}
+
+impl Datagrams {
+    /// Append `1:Wazuh-AWS:` and the JSON of `value`.
+    pub fn push_json<T: serde::Serialize + ?Sized>(&mut self, value: &T) -> serde_json::Result<()> {
+        let start = self.buf.len();
+        self.buf.extend_from_slice(HEADER.as_bytes());
+        if let Err(e) = serde_json::to_writer(&mut self.buf, value) {
+            self.buf.truncate(start);
+            return Err(e);
+        }
+        self.ends.push(self.buf.len());
+        Ok(())
+    }
+
+    /// Append a whole datagram, header included.
+    pub fn push_str(&mut self, datagram: &str) {
+        self.buf.extend_from_slice(datagram.as_bytes());
+        self.ends.push(self.buf.len());
+    }
+
+    pub fn len(&self) -> usize {
+        self.ends.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.ends.is_empty()
+    }
+
+    /// Bytes of all datagrams together.
+    pub fn bytes(&self) -> usize {
+        self.buf.len()
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = &[u8]> + '_ {
+        let starts = std::iter::once(0).chain(self.ends.iter().copied());
+        starts.zip(self.ends.iter()).map(|(s, &e)| &self.buf[s..e])
+    }
+
+    /// The datagrams as text (serde_json writes UTF-8 only).
+    pub fn iter_str(&self) -> impl Iterator<Item = &str> + '_ {
+        self.iter()
+            .map(|d| std::str::from_utf8(d).unwrap_or("<not UTF-8>"))
     }
 }
 
@@ -160,19 +273,23 @@ impl Output {
         Ok(Output::Lines(Box::new(std::io::BufWriter::new(file))))
     }
 
-    /// Send one whole datagram (see [`datagram`]). Returns whether it was sent (false: too
-    /// large for the socket, skipped).
-    pub fn send(&mut self, datagram: &str) -> Result<bool> {
+    /// Send the datagrams in order. Returns how many were sent (the others were too large
+    /// for the socket and skipped).
+    pub fn send_all(&mut self, datagrams: &Datagrams) -> Result<u64> {
         match self {
-            Output::Socket(q) => q.send_datagram(datagram),
+            Output::Socket(q) => q.send_all(datagrams),
             Output::Lines(w) => {
-                writeln!(w, "{datagram}").map_err(|e| {
-                    fail(
-                        code::WAZUH_SEND,
-                        format!("Error writing the --output file: {e}"),
-                    )
-                })?;
-                Ok(true)
+                for d in datagrams.iter() {
+                    w.write_all(d)
+                        .and_then(|()| w.write_all(b"\n"))
+                        .map_err(|e| {
+                            fail(
+                                code::WAZUH_SEND,
+                                format!("Error writing the --output file: {e}"),
+                            )
+                        })?;
+                }
+                Ok(datagrams.len() as u64)
             }
         }
     }
@@ -194,12 +311,18 @@ impl Output {
 mod tests {
     use super::*;
 
-    #[test]
-    fn sends_header_and_json() {
+    /// A bound socket standing in for analysisd's, and a queue to it.
+    fn bound_queue() -> (tempfile::TempDir, UnixDatagram, Queue) {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("queue");
         let reader = UnixDatagram::bind(&path).unwrap();
-        let mut q = Queue::new(&path);
+        let q = Queue::new(&path);
+        (dir, reader, q)
+    }
+
+    #[test]
+    fn sends_header_and_json() {
+        let (_dir, reader, mut q) = bound_queue();
         assert!(q.send(r#"{"a":1}"#).unwrap());
         let mut buf = vec![0u8; 1024];
         let n = reader.recv(&mut buf).unwrap();
@@ -211,8 +334,10 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("out.txt");
         let mut out = Output::to_path(&path).unwrap();
-        assert!(out.send(&datagram(r#"{"a":1}"#)).unwrap());
-        assert!(out.send(&datagram(r#"{"b":2}"#)).unwrap());
+        let mut batch = Datagrams::default();
+        batch.push_json(&serde_json::json!({"a": 1})).unwrap();
+        batch.push_str(&datagram(r#"{"b":2}"#));
+        assert_eq!(out.send_all(&batch).unwrap(), 2);
         out.flush().unwrap();
         assert_eq!(
             std::fs::read_to_string(&path).unwrap(),
@@ -230,15 +355,54 @@ mod tests {
 
     #[test]
     fn oversized_datagram_is_skipped_not_fatal() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("queue");
-        let reader = UnixDatagram::bind(&path).unwrap();
-        let mut q = Queue::new(&path);
+        let (_dir, reader, mut q) = bound_queue();
         let huge = format!("\"{}\"", "x".repeat(8 * 1024 * 1024));
         assert!(!q.send(&huge).unwrap());
         assert!(q.send("{}").unwrap());
         let mut buf = vec![0u8; 1024];
         let n = reader.recv(&mut buf).unwrap();
         assert_eq!(&buf[..n], b"1:Wazuh-AWS:{}");
+    }
+
+    #[test]
+    fn a_batch_keeps_its_order_and_skips_only_the_oversized_one() {
+        let (_dir, reader, mut q) = bound_queue();
+        let mut batch = Datagrams::default();
+        batch.push_json(&serde_json::json!({"n": 1})).unwrap();
+        batch.push_str(&datagram(&format!("\"{}\"", "x".repeat(8 * 1024 * 1024))));
+        batch.push_json(&serde_json::json!({"n": 2})).unwrap();
+        assert_eq!(batch.len(), 3);
+        assert_eq!(q.send_all(&batch).unwrap(), 2);
+        let mut buf = vec![0u8; 1024];
+        let n = reader.recv(&mut buf).unwrap();
+        assert_eq!(&buf[..n], br#"1:Wazuh-AWS:{"n":1}"#);
+        let n = reader.recv(&mut buf).unwrap();
+        assert_eq!(&buf[..n], br#"1:Wazuh-AWS:{"n":2}"#);
+    }
+
+    #[test]
+    fn more_datagrams_than_one_system_call_takes_all_arrive_in_order() {
+        let (_dir, reader, mut q) = bound_queue();
+        let mut batch = Datagrams::default();
+        let total = SEND_WINDOW * 3 + 5;
+        for n in 0..total {
+            batch.push_json(&serde_json::json!({ "n": n })).unwrap();
+        }
+        // The reader's queue holds few datagrams: the sender must wait for it, not drop.
+        let receiving = std::thread::spawn(move || {
+            let mut buf = vec![0u8; 1024];
+            (0..total)
+                .map(|_| {
+                    let n = reader.recv(&mut buf).unwrap();
+                    String::from_utf8(buf[..n].to_vec()).unwrap()
+                })
+                .collect::<Vec<_>>()
+        });
+        assert_eq!(q.send_all(&batch).unwrap(), total as u64);
+        let got = receiving.join().unwrap();
+        let want: Vec<String> = (0..total)
+            .map(|n| format!("1:Wazuh-AWS:{{\"n\":{n}}}"))
+            .collect();
+        assert_eq!(got, want);
     }
 }

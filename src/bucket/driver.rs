@@ -13,7 +13,7 @@ use crate::debug;
 use crate::decode::DecodeError;
 use crate::exit::{code, fail};
 use crate::message::{self, DiscardFilter, Origin};
-use crate::queue::{datagram, Output, HEADER};
+use crate::queue::{Datagrams, Output, HEADER};
 use crate::state::{Retention, Scope, State, TableKind};
 use anyhow::Result;
 use chrono::{Duration, NaiveDate};
@@ -661,11 +661,13 @@ impl<'a> Driver<'a> {
         })
     }
 
-    fn send(&mut self, datagram: &str) -> Result<()> {
-        debug!(3, "{}", datagram.strip_prefix(HEADER).unwrap_or(datagram));
-        if self.queue.send(datagram)? {
-            self.summary.events_sent += 1;
+    fn send(&mut self, datagrams: &Datagrams) -> Result<()> {
+        if crate::log::enabled(3) {
+            for d in datagrams.iter_str() {
+                debug!(3, "{}", d.strip_prefix(HEADER).unwrap_or(d));
+            }
         }
+        self.summary.events_sent += self.queue.send_all(datagrams)?;
         Ok(())
     }
 
@@ -679,25 +681,26 @@ impl<'a> Driver<'a> {
         mut rx: mpsc::Receiver<Chunk>,
     ) -> Result<()> {
         let key = object.key.as_str();
-        let mut held: Vec<String> = Vec::new();
+        let mut held: Vec<Datagrams> = Vec::new();
         let mut held_bytes = 0;
         let mut streaming = false;
         let outcome = loop {
             match rx.recv().await {
-                Some(Chunk::Messages { json, discarded }) => {
+                Some(Chunk::Messages {
+                    datagrams,
+                    discarded,
+                }) => {
                     self.summary.events_discarded += discarded;
                     if streaming {
-                        for m in &json {
-                            self.send(m)?;
-                        }
+                        self.send(&datagrams)?;
                         continue;
                     }
-                    held_bytes += json.iter().map(String::len).sum::<usize>();
-                    held.extend(json);
+                    held_bytes += datagrams.bytes();
+                    held.push(datagrams);
                     if held_bytes > HOLD_BYTES {
                         streaming = true;
-                        for m in std::mem::take(&mut held) {
-                            self.send(&m)?;
+                        for batch in std::mem::take(&mut held) {
+                            self.send(&batch)?;
                         }
                     }
                 }
@@ -712,8 +715,8 @@ impl<'a> Driver<'a> {
         };
         match outcome {
             Ok(()) => {
-                for m in std::mem::take(&mut held) {
-                    self.send(&m)?;
+                for batch in std::mem::take(&mut held) {
+                    self.send(&batch)?;
                 }
             }
             Err(ObjectFailure::Fatal(e)) => return Err(e),
@@ -731,7 +734,9 @@ impl<'a> Driver<'a> {
                 }
                 debug!(1, "++ {error_msg}; skipping...");
                 let msg = message::error_envelope(&self.origin(&listing.account, key), &error_msg);
-                self.send(&datagram(&serde_json::to_string(&msg)?))?;
+                let mut one = Datagrams::default();
+                one.push_json(&msg)?;
+                self.send(&one)?;
             }
         }
         if self.opts.remove {

@@ -11,7 +11,7 @@ use crate::aws::{classify, AwsErrorKind};
 use crate::decode::{self, Compression, DecodeError};
 use crate::exit::{code, fail};
 use crate::message::{self, DiscardFilter, Origin};
-use crate::queue::HEADER;
+use crate::queue::Datagrams;
 use std::io::Read;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -41,7 +41,7 @@ pub struct ObjectJob {
 pub enum Chunk {
     /// Whole datagrams (`1:Wazuh-AWS:` and the JSON), in order.
     Messages {
-        json: Vec<String>,
+        datagrams: Datagrams,
         discarded: u64,
     },
     Done(Result<(), ObjectFailure>),
@@ -161,8 +161,7 @@ fn parse_body<R: AsyncRead + Unpin + Send + 'static>(
         account_id: job.account_id.as_deref(),
     };
     let stopped = || ParseError::Fatal(code::UNKNOWN, "the run stopped".into());
-    let mut batch: Vec<String> = Vec::new();
-    let mut batch_bytes = 0;
+    let mut batch = Datagrams::default();
     let mut discarded = 0;
     let result = job.bucket.parse_stream(&job.key, &mut *opened.reader, job.ctx, &mut |event| {
         if let Some(filter) = &job.discard {
@@ -184,21 +183,18 @@ fn parse_body<R: AsyncRead + Unpin + Send + 'static>(
             );
         }
         for out in job.bucket.reshape(message::envelope(&origin, event)) {
-            let mut datagram = Vec::with_capacity(1024);
-            datagram.extend_from_slice(HEADER.as_bytes());
-            serde_json::to_writer(&mut datagram, &out)
+            batch
+                .push_json(&out)
                 .map_err(|e| ParseError::invalid(format!("cannot serialize an event: {e}")))?;
-            // serde_json writes UTF-8 only.
-            let datagram = String::from_utf8(datagram).expect("serde_json writes UTF-8");
-            batch_bytes += datagram.len();
-            batch.push(datagram);
         }
-        if batch_bytes >= BATCH_BYTES {
-            let json = std::mem::take(&mut batch);
+        if batch.bytes() >= BATCH_BYTES {
+            let datagrams = std::mem::take(&mut batch);
             let d = std::mem::take(&mut discarded);
-            tx.blocking_send(Chunk::Messages { json, discarded: d })
-                .map_err(|_| stopped())?;
-            batch_bytes = 0;
+            tx.blocking_send(Chunk::Messages {
+                datagrams,
+                discarded: d,
+            })
+            .map_err(|_| stopped())?;
         }
         Ok(())
     });
@@ -216,7 +212,7 @@ fn parse_body<R: AsyncRead + Unpin + Send + 'static>(
     }
     if !batch.is_empty() || discarded > 0 {
         tx.blocking_send(Chunk::Messages {
-            json: batch,
+            datagrams: batch,
             discarded,
         })
         .map_err(|_| ObjectFailure::Fatal(fail(code::UNKNOWN, "the run stopped")))?;
