@@ -218,9 +218,11 @@ pub struct Args {
     #[arg(short = 'P', long = "remove-log-streams", help_heading = "Behaviour")]
     pub remove_log_streams: bool,
 
-    /// Objects downloaded and parsed at the same time. Default: 8 per CPU core, from 8 to 64
-    /// (S3 answers each request after tens of milliseconds: concurrency hides that wait).
-    /// Events are still sent, and objects recorded, in listing order.
+    /// Objects downloaded and parsed at the same time. Default: 32 per CPU core, from 32 to
+    /// 128 (S3 answers each request after tens of milliseconds, and parsing an object takes a
+    /// few: many requests in flight keep the cores busy). Memory grows with N, by about 1.5
+    /// MiB per worker for CloudTrail. Events are still sent, and objects recorded, in listing
+    /// order.
     #[arg(long = "workers", value_name = "N", value_parser = clap::value_parser!(u16).range(1..=256), help_heading = "Behaviour")]
     pub workers: Option<u16>,
 
@@ -276,7 +278,7 @@ impl Args {
             Some(n) => n as usize,
             None => {
                 let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
-                (cores * 8).clamp(8, 64)
+                (cores * 32).clamp(32, 128)
             }
         }
     }

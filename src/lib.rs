@@ -7,6 +7,7 @@ pub mod bucket;
 pub mod cli;
 pub mod decode;
 pub mod exit;
+pub mod json;
 pub mod log;
 pub mod message;
 pub mod queue;

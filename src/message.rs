@@ -5,8 +5,8 @@
 //! nulls are removed from objects (not from inside lists) before one-element lists are
 //! flattened, so a flattened object keeps its nulls (REFERENCE-QUIRKS kept 5).
 
+use crate::json::{Map, Value};
 use regex::Regex;
-use serde_json::{Map, Value};
 use std::net::IpAddr;
 
 /// Where an event came from, for `aws.log_info` (and `aws.aws_account_id` on AWSLogs/ types).
@@ -27,15 +27,13 @@ fn log_info(origin: &Origin) -> Value {
 }
 
 /// `{"integration": "aws", "aws": {"log_info": ..., <event fields>}}` with nulls removed.
-pub fn envelope(origin: &Origin, event: Map<String, Value>) -> Value {
+pub fn envelope(origin: &Origin, event: Map) -> Value {
     let mut aws = event;
     remove_nulls(&mut aws);
     // The event's own fields stay where they are (no rehashing); log_info goes first. An
     // event field named log_info wins, as `dict.update` lets it in the reference.
-    let info = aws
-        .shift_remove("log_info")
-        .unwrap_or_else(|| log_info(origin));
-    aws.shift_insert(0, "log_info".into(), info);
+    let info = aws.remove("log_info").unwrap_or_else(|| log_info(origin));
+    aws.insert_first("log_info".into(), info);
     if let Some(account) = origin.account_id {
         aws.insert("aws_account_id".into(), account.into());
     }
@@ -60,7 +58,7 @@ pub fn error_envelope(origin: &Origin, error_msg: &str) -> Value {
 }
 
 /// Remove null-valued fields through nested objects; lists are left untouched.
-pub fn remove_nulls(map: &mut Map<String, Value>) {
+pub fn remove_nulls(map: &mut Map) {
     map.retain(|_, v| !v.is_null());
     for v in map.values_mut() {
         if let Value::Object(inner) = v {
@@ -71,7 +69,7 @@ pub fn remove_nulls(map: &mut Map<String, Value>) {
 
 /// Replace every one-element list by its element, through nested objects. The element itself
 /// is not visited (as in the reference), so lists inside it stay as they are.
-pub fn flatten_single_element_lists(map: &mut Map<String, Value>) {
+pub fn flatten_single_element_lists(map: &mut Map) {
     for v in map.values_mut() {
         match v {
             Value::Array(items) if items.len() == 1 => {
@@ -134,7 +132,7 @@ impl DiscardFilter {
     }
 
     /// Whether the event's `--discard-field` value matches `--discard-regex`.
-    pub fn should_skip_map(&self, event: &Map<String, Value>) -> bool {
+    pub fn should_skip_map(&self, event: &Map) -> bool {
         let (head, rest) = match self.field.split_once('.') {
             Some((h, r)) => (h, Some(r)),
             None => (self.field.as_str(), None),
@@ -179,9 +177,9 @@ impl DiscardFilter {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use serde_json::json;
+    use crate::json;
 
-    fn obj(v: Value) -> Map<String, Value> {
+    fn obj(v: Value) -> Map {
         v.as_object().unwrap().clone()
     }
 

@@ -3,9 +3,9 @@
 
 use super::text::read_error;
 use super::{Bucket, Emit, Layout, ParseContext, ParseError};
+use crate::json::{Map, Value};
 use crate::state::TableKind;
 use serde::de::{self, DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
-use serde_json::{Map, Value};
 use std::io::{BufRead, Read};
 
 /// Fields whose type changes from event to event; the indexer maps them as objects.
@@ -264,7 +264,7 @@ fn json_type(v: &Value) -> &'static str {
 
 /// A dynamic field that is not an object becomes `{"string": TEXT}` (D3): a string as is,
 /// anything else as compact JSON text.
-fn reshape_dynamic_fields(aws: &mut Map<String, Value>) {
+fn reshape_dynamic_fields(aws: &mut Map) {
     for field in DYNAMIC_FIELDS {
         let Some(v) = aws.get_mut(field) else {
             continue;
@@ -307,7 +307,7 @@ fn disable_api_termination_ok(msg: &mut Value) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use serde_json::json;
+    use crate::json;
 
     const CTX: ParseContext = ParseContext {
         skip_on_error: false,

@@ -2,10 +2,10 @@
 //! `configurationItems` per object, objects read in date order.
 
 use super::{Bucket, DateStyle, Emit, Layout, Listed, ParseContext, ParseError};
+use crate::json::{Map, Value};
 use crate::state::TableKind;
 use chrono::{NaiveDate, NaiveDateTime};
 use regex::Regex;
-use serde_json::{Map, Value};
 use std::sync::OnceLock;
 
 pub struct Config;
@@ -126,13 +126,15 @@ fn collect_fields(items: &[Value], fields: [&str; 2], string_field: &str) -> Val
 }
 
 /// Reshape `aws.configuration`; false when a field had a type the reference cannot handle.
-fn reshape_configuration(conf: &mut Map<String, Value>) -> bool {
+fn reshape_configuration(conf: &mut Map) -> bool {
     let mut ok = true;
     // SSM inventories and the like: keep only the names of `Content` entries.
     for v in conf.values_mut() {
-        if let Some(Value::Object(content)) = v.as_object_mut().and_then(|o| o.get_mut("Content")) {
-            let keys: Vec<Value> = content.keys().map(|k| Value::String(k.clone())).collect();
-            v["Content"] = Value::Array(keys);
+        if let Some(slot) = v.get_mut("Content") {
+            if let Value::Object(content) = slot {
+                let keys: Vec<Value> = content.keys().map(|k| Value::String(k.clone())).collect();
+                *slot = Value::Array(keys);
+            }
         }
     }
     for (field, parts, string_field) in [
@@ -195,7 +197,7 @@ fn epoch_seconds(s: &str) -> Option<f64> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use serde_json::json;
+    use crate::json;
 
     fn conf(c: Value) -> Value {
         let msg = json!({"integration": "aws", "aws": {"configuration": c}});

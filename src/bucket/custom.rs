@@ -5,9 +5,9 @@
 
 use super::text::{concatenated_json, csv_rows, read_error, row_event, Extras};
 use super::{Bucket, Emit, Event, Layout, ParseContext, ParseError};
+use crate::json::{Map, Value};
 use crate::state::TableKind;
 use regex::Regex;
-use serde_json::{Map, Value};
 use std::sync::OnceLock;
 
 pub struct Custom;
@@ -178,7 +178,7 @@ fn list_paths(value: &Value, discard: usize, path: Vec<String>) -> Vec<Value> {
     }
 }
 
-fn reshape_macie_summary(summary: &mut Map<String, Value>) {
+fn reshape_macie_summary(summary: &mut Map) {
     for field in MACIE_SUMMARY_FIELDS {
         if let Some(v) = summary.get_mut(field) {
             if v.is_object() {
@@ -233,7 +233,7 @@ pub fn reshape_custom(msg: Value) -> Value {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use serde_json::json;
+    use crate::json;
 
     #[test]
     fn events_need_detail_and_whitespace_is_allowed() {

@@ -5,9 +5,9 @@
 
 use super::text::Lines;
 use super::{Bucket, Emit, Layout, ParseContext, ParseError};
+use crate::json::Value;
 use crate::state::TableKind;
 use regex::Regex;
-use serde_json::Value;
 use std::sync::OnceLock;
 
 const GUARDDUTY_URL: &str =
@@ -114,7 +114,11 @@ impl Bucket for GuardDuty {
                 .into_iter()
                 .map(|detail| {
                     let mut one = msg.clone();
-                    one["aws"]["service"]["action"]["portProbeAction"]["portProbeDetails"] = detail;
+                    if let Some(slot) =
+                        one.pointer_mut("/aws/service/action/portProbeAction/portProbeDetails")
+                    {
+                        *slot = detail;
+                    }
                     one
                 })
                 .collect(),
@@ -130,7 +134,7 @@ impl Bucket for GuardDuty {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use serde_json::json;
+    use crate::json;
 
     const CTX: ParseContext = ParseContext {
         skip_on_error: false,

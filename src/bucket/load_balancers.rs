@@ -4,8 +4,8 @@
 
 use super::text::{row_event, CsvReader, Extras};
 use super::{Bucket, Emit, Event, Layout, ParseContext, ParseError};
+use crate::json::Value;
 use crate::state::TableKind;
-use serde_json::Value;
 
 const ALB_FIELDS: &[&str] = &[
     "type",
@@ -239,7 +239,7 @@ fn split_nlb(e: &mut Event) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use serde_json::json;
+    use crate::json;
 
     const CTX: ParseContext = ParseContext {
         skip_on_error: false,

@@ -15,10 +15,10 @@ pub mod umbrella;
 pub mod vpcflow;
 pub mod waf;
 
+use crate::json::{Map, Value};
 use crate::state::TableKind;
 use chrono::{DateTime, NaiveDate, Utc};
 use regex::Regex;
-use serde_json::{Map, Value};
 use std::fmt;
 use std::sync::OnceLock;
 
@@ -86,7 +86,7 @@ impl From<serde_json::Error> for ParseError {
     }
 }
 
-pub type Event = Map<String, Value>;
+pub type Event = Map;
 
 /// Where a parser hands each event as soon as it has it; an error stops the parser.
 pub type Emit<'a> = dyn FnMut(Event) -> Result<(), ParseError> + 'a;

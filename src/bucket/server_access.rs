@@ -3,9 +3,9 @@
 
 use super::text::Lines;
 use super::{Bucket, DateStyle, Emit, Event, Layout, ParseContext, ParseError};
+use crate::json::Value;
 use crate::state::TableKind;
 use regex::Regex;
-use serde_json::Value;
 use std::sync::OnceLock;
 
 const FIELDS: [&str; 24] = [

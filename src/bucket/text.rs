@@ -3,7 +3,7 @@
 //! concatenated JSON values.
 
 use super::{Event, ParseError};
-use serde_json::Value;
+use crate::json::Value;
 use std::io::BufRead;
 
 /// The object as text. Python decodes it as UTF-8 in text mode and fails on invalid bytes.
@@ -143,7 +143,7 @@ pub fn concatenated_json(text: &str) -> Vec<Result<Value, serde_json::Error>> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use serde_json::json;
+    use crate::json;
 
     #[test]
     fn csv_splitting_follows_python() {
@@ -170,7 +170,7 @@ mod tests {
         let names = ["a", "b"];
         let row = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<Vec<_>>();
         assert_eq!(
-            serde_json::Value::Object(row_event(
+            crate::json::Value::Object(row_event(
                 &names,
                 row(&["1", "2", "3", "4"]),
                 Extras::ExtraFields
@@ -178,11 +178,11 @@ mod tests {
             json!({"a": "1", "b": "2", "extra_fields": ["3", "4"]})
         );
         assert_eq!(
-            serde_json::Value::Object(row_event(&names, row(&["1", "2", "3"]), Extras::NullKey)),
+            crate::json::Value::Object(row_event(&names, row(&["1", "2", "3"]), Extras::NullKey)),
             json!({"a": "1", "b": "2", "null": ["3"]})
         );
         assert_eq!(
-            serde_json::Value::Object(row_event(&names, row(&["1"]), Extras::NullKey)),
+            crate::json::Value::Object(row_event(&names, row(&["1"]), Extras::NullKey)),
             json!({"a": "1"})
         );
     }

@@ -4,8 +4,8 @@
 use super::text::{row_event, CsvReader, Extras};
 use super::{Bucket, DateStyle, Emit, Layout, ParseContext, ParseError};
 use crate::exit::code;
+use crate::json::Value;
 use crate::state::TableKind;
-use serde_json::Value;
 
 const DNS_FIELDS: &[&str] = &[
     "timestamp",

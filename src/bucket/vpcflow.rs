@@ -3,10 +3,10 @@
 
 use super::text::{row_event, CsvReader, Extras};
 use super::{Bucket, Emit, Event, Layout, ParseContext, ParseError};
+use crate::json::Value;
 use crate::state::TableKind;
 use chrono::DateTime;
 use regex::Regex;
-use serde_json::Value;
 use std::sync::OnceLock;
 
 /// The fields of the default (version 2) format, used when an object has no header row.
@@ -118,7 +118,7 @@ fn iso_time(v: &str) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use serde_json::json;
+    use crate::json;
 
     fn flow_records(text: &str) -> Result<Vec<Event>, ParseError> {
         VpcFlow.parse(

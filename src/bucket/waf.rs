@@ -4,9 +4,9 @@
 use super::text::Lines;
 use super::{Bucket, Emit, Event, Layout, ParseContext, ParseError};
 use crate::exit::code;
+use crate::json::{Map, Value};
 use crate::state::TableKind;
 use regex::Regex;
-use serde_json::{Map, Value};
 
 const STANDARD_HTTP_HEADERS: &[&str] = &[
     "a-im",
@@ -143,14 +143,19 @@ fn filter_headers(event: &mut Event) -> bool {
             headers.insert(name.clone(), value.clone());
         }
     }
-    event["httpRequest"]["headers"] = Value::Object(headers);
+    if let Some(slot) = event
+        .get_mut("httpRequest")
+        .and_then(|r| r.get_mut("headers"))
+    {
+        *slot = Value::Object(headers);
+    }
     true
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use serde_json::json;
+    use crate::json;
 
     const NO_SKIP: ParseContext = ParseContext {
         skip_on_error: false,

@@ -1,0 +1,574 @@
+//! The event tree: a JSON value whose objects keep their keys in insertion order in a plain
+//! vector.
+//!
+//! Every event is built, reshaped and serialized once. serde_json's ordered map hashes each
+//! key (SipHash) into an index table per object, and in a CloudTrail run that bookkeeping and
+//! its allocations were the largest part of the CPU time. Events have tens of keys, where a
+//! linear scan is cheaper than hashing; an object that grows past [`INDEXED_FROM`] keys gets a
+//! hash index, so that a hostile file cannot make building it quadratic.
+//!
+//! The semantics are serde_json's (and Python's `dict`): inserting an existing key replaces
+//! its value where it stands; removing a key keeps the order of the others.
+
+use serde::de::{self, Deserialize, Deserializer, MapAccess, SeqAccess, Visitor};
+use serde::ser::{Serialize, SerializeMap, SerializeSeq, Serializer};
+use serde_json::Number;
+use std::collections::HashMap;
+use std::fmt;
+
+/// Objects with more keys than this are looked up through a hash index.
+const INDEXED_FROM: usize = 32;
+
+#[derive(Clone, Debug, Default, PartialEq)]
+pub enum Value {
+    #[default]
+    Null,
+    Bool(bool),
+    Number(Number),
+    String(String),
+    Array(Vec<Value>),
+    Object(Map),
+}
+
+/// A JSON object: keys in insertion order.
+#[derive(Clone, Default)]
+pub struct Map {
+    entries: Vec<(String, Value)>,
+    /// Key -> position, kept only for objects past [`INDEXED_FROM`] keys.
+    index: Option<HashMap<String, usize>>,
+}
+
+impl Map {
+    pub fn new() -> Map {
+        Map::default()
+    }
+
+    pub fn len(&self) -> usize {
+        self.entries.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+    }
+
+    fn position(&self, key: &str) -> Option<usize> {
+        match &self.index {
+            Some(index) => index.get(key).copied(),
+            None => self.entries.iter().position(|(k, _)| k == key),
+        }
+    }
+
+    /// Positions changed (a removal or an insertion before the end): index again if needed.
+    fn reindex(&mut self) {
+        self.index = (self.entries.len() > INDEXED_FROM).then(|| {
+            self.entries
+                .iter()
+                .enumerate()
+                .map(|(i, (k, _))| (k.clone(), i))
+                .collect()
+        });
+    }
+
+    pub fn get(&self, key: &str) -> Option<&Value> {
+        self.position(key).map(|i| &self.entries[i].1)
+    }
+
+    pub fn get_mut(&mut self, key: &str) -> Option<&mut Value> {
+        self.position(key).map(|i| &mut self.entries[i].1)
+    }
+
+    pub fn contains_key(&self, key: &str) -> bool {
+        self.position(key).is_some()
+    }
+
+    /// Set `key`; an existing key keeps its place. Returns the value it replaced.
+    pub fn insert(&mut self, key: String, value: Value) -> Option<Value> {
+        if let Some(i) = self.position(&key) {
+            return Some(std::mem::replace(&mut self.entries[i].1, value));
+        }
+        match &mut self.index {
+            Some(index) => {
+                index.insert(key.clone(), self.entries.len());
+                self.entries.push((key, value));
+            }
+            None => {
+                self.entries.push((key, value));
+                if self.entries.len() > INDEXED_FROM {
+                    self.reindex();
+                }
+            }
+        }
+        None
+    }
+
+    /// Set `key` as the first key (moving it there if present).
+    pub fn insert_first(&mut self, key: String, value: Value) {
+        self.remove(&key);
+        self.entries.insert(0, (key, value));
+        self.reindex();
+    }
+
+    /// Remove `key`, keeping the order of the others.
+    pub fn remove(&mut self, key: &str) -> Option<Value> {
+        let i = self.position(key)?;
+        let (_, value) = self.entries.remove(i);
+        if self.index.is_some() {
+            self.reindex();
+        }
+        Some(value)
+    }
+
+    pub fn retain(&mut self, mut keep: impl FnMut(&str, &mut Value) -> bool) {
+        let before = self.entries.len();
+        self.entries.retain_mut(|(k, v)| keep(k, v));
+        if self.entries.len() != before && self.index.is_some() {
+            self.reindex();
+        }
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = (&String, &Value)> + '_ {
+        self.entries.iter().map(|(k, v)| (k, v))
+    }
+
+    pub fn iter_mut(&mut self) -> impl Iterator<Item = (&String, &mut Value)> + '_ {
+        self.entries.iter_mut().map(|(k, v)| (&*k, v))
+    }
+
+    pub fn keys(&self) -> impl Iterator<Item = &String> + '_ {
+        self.entries.iter().map(|(k, _)| k)
+    }
+
+    pub fn values_mut(&mut self) -> impl Iterator<Item = &mut Value> + '_ {
+        self.entries.iter_mut().map(|(_, v)| v)
+    }
+}
+
+impl PartialEq for Map {
+    /// Like serde_json's maps: the same keys with the same values, in any order.
+    fn eq(&self, other: &Map) -> bool {
+        self.len() == other.len() && self.iter().all(|(k, v)| other.get(k) == Some(v))
+    }
+}
+
+impl fmt::Debug for Map {
+    fn fmt(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.debug_map().entries(self.iter()).finish()
+    }
+}
+
+impl IntoIterator for Map {
+    type Item = (String, Value);
+    type IntoIter = std::vec::IntoIter<(String, Value)>;
+    fn into_iter(self) -> Self::IntoIter {
+        self.entries.into_iter()
+    }
+}
+
+impl FromIterator<(String, Value)> for Map {
+    fn from_iter<I: IntoIterator<Item = (String, Value)>>(iter: I) -> Map {
+        let mut map = Map::new();
+        map.extend(iter);
+        map
+    }
+}
+
+impl Extend<(String, Value)> for Map {
+    fn extend<I: IntoIterator<Item = (String, Value)>>(&mut self, iter: I) {
+        for (k, v) in iter {
+            self.insert(k, v);
+        }
+    }
+}
+
+impl Value {
+    pub fn is_null(&self) -> bool {
+        matches!(self, Value::Null)
+    }
+
+    pub fn is_object(&self) -> bool {
+        matches!(self, Value::Object(_))
+    }
+
+    pub fn as_str(&self) -> Option<&str> {
+        match self {
+            Value::String(s) => Some(s),
+            _ => None,
+        }
+    }
+
+    pub fn as_f64(&self) -> Option<f64> {
+        match self {
+            Value::Number(n) => n.as_f64(),
+            _ => None,
+        }
+    }
+
+    pub fn as_object(&self) -> Option<&Map> {
+        match self {
+            Value::Object(m) => Some(m),
+            _ => None,
+        }
+    }
+
+    pub fn as_object_mut(&mut self) -> Option<&mut Map> {
+        match self {
+            Value::Object(m) => Some(m),
+            _ => None,
+        }
+    }
+
+    pub fn as_array(&self) -> Option<&Vec<Value>> {
+        match self {
+            Value::Array(a) => Some(a),
+            _ => None,
+        }
+    }
+
+    /// The field `key` of an object.
+    pub fn get(&self, key: &str) -> Option<&Value> {
+        self.as_object().and_then(|m| m.get(key))
+    }
+
+    pub fn get_mut(&mut self, key: &str) -> Option<&mut Value> {
+        self.as_object_mut().and_then(|m| m.get_mut(key))
+    }
+
+    /// A JSON pointer (`/a/0/b`), as serde_json's.
+    pub fn pointer(&self, pointer: &str) -> Option<&Value> {
+        pointer_tokens(pointer)?.try_fold(self, |v, token| match v {
+            Value::Object(m) => m.get(&token),
+            Value::Array(a) => token.parse::<usize>().ok().and_then(|i| a.get(i)),
+            _ => None,
+        })
+    }
+
+    pub fn pointer_mut(&mut self, pointer: &str) -> Option<&mut Value> {
+        pointer_tokens(pointer)?.try_fold(self, |v, token| match v {
+            Value::Object(m) => m.get_mut(&token),
+            Value::Array(a) => token.parse::<usize>().ok().and_then(|i| a.get_mut(i)),
+            _ => None,
+        })
+    }
+
+    /// Take the value out, leaving null.
+    pub fn take(&mut self) -> Value {
+        std::mem::take(self)
+    }
+}
+
+impl fmt::Display for Value {
+    /// Compact JSON.
+    fn fmt(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        let text = serde_json::to_string(self).map_err(|_| fmt::Error)?;
+        f.write_str(&text)
+    }
+}
+
+/// The unescaped tokens of a JSON pointer; none for "" (the whole value).
+fn pointer_tokens(pointer: &str) -> Option<impl Iterator<Item = String> + '_> {
+    let rest = match pointer {
+        "" => None,
+        p => Some(p.strip_prefix('/')?),
+    };
+    Some(
+        rest.into_iter()
+            .flat_map(|r| r.split('/'))
+            .map(|t| t.replace("~1", "/").replace("~0", "~")),
+    )
+}
+
+static NULL: Value = Value::Null;
+
+/// serde_json's `json!`, as a [`Value`] of ours.
+#[macro_export]
+macro_rules! json {
+    ($($t:tt)+) => {
+        $crate::json::Value::from(::serde_json::json!($($t)+))
+    };
+}
+
+impl std::ops::Index<&str> for Map {
+    type Output = Value;
+    /// The field, or null.
+    fn index(&self, key: &str) -> &Value {
+        self.get(key).unwrap_or(&NULL)
+    }
+}
+
+impl std::ops::Index<&str> for Value {
+    type Output = Value;
+    /// The field, or null (as serde_json's).
+    fn index(&self, key: &str) -> &Value {
+        self.get(key).unwrap_or(&NULL)
+    }
+}
+
+impl std::ops::Index<usize> for Value {
+    type Output = Value;
+    fn index(&self, i: usize) -> &Value {
+        self.as_array().and_then(|a| a.get(i)).unwrap_or(&NULL)
+    }
+}
+
+impl From<&str> for Value {
+    fn from(s: &str) -> Value {
+        Value::String(s.to_owned())
+    }
+}
+
+impl From<String> for Value {
+    fn from(s: String) -> Value {
+        Value::String(s)
+    }
+}
+
+impl From<bool> for Value {
+    fn from(b: bool) -> Value {
+        Value::Bool(b)
+    }
+}
+
+impl From<u64> for Value {
+    fn from(n: u64) -> Value {
+        Value::Number(n.into())
+    }
+}
+
+impl From<i64> for Value {
+    fn from(n: i64) -> Value {
+        Value::Number(n.into())
+    }
+}
+
+impl From<f64> for Value {
+    /// A finite number; NaN and infinities have no JSON form and become null (as serde_json).
+    fn from(n: f64) -> Value {
+        Number::from_f64(n).map_or(Value::Null, Value::Number)
+    }
+}
+
+impl From<Map> for Value {
+    fn from(m: Map) -> Value {
+        Value::Object(m)
+    }
+}
+
+impl From<Vec<Value>> for Value {
+    fn from(a: Vec<Value>) -> Value {
+        Value::Array(a)
+    }
+}
+
+impl From<serde_json::Value> for Value {
+    fn from(v: serde_json::Value) -> Value {
+        match v {
+            serde_json::Value::Null => Value::Null,
+            serde_json::Value::Bool(b) => Value::Bool(b),
+            serde_json::Value::Number(n) => Value::Number(n),
+            serde_json::Value::String(s) => Value::String(s),
+            serde_json::Value::Array(a) => Value::Array(a.into_iter().map(Value::from).collect()),
+            serde_json::Value::Object(m) => {
+                Value::Object(m.into_iter().map(|(k, v)| (k, Value::from(v))).collect())
+            }
+        }
+    }
+}
+
+impl PartialEq<serde_json::Value> for Value {
+    fn eq(&self, other: &serde_json::Value) -> bool {
+        use serde_json::Value as J;
+        match (self, other) {
+            (Value::Null, J::Null) => true,
+            (Value::Bool(a), J::Bool(b)) => a == b,
+            (Value::Number(a), J::Number(b)) => a == b,
+            (Value::String(a), J::String(b)) => a == b,
+            (Value::Array(a), J::Array(b)) => {
+                a.len() == b.len() && a.iter().zip(b).all(|(x, y)| x == y)
+            }
+            (Value::Object(a), J::Object(b)) => {
+                a.len() == b.len() && a.iter().all(|(k, v)| b.get(k).is_some_and(|w| v == w))
+            }
+            _ => false,
+        }
+    }
+}
+
+impl PartialEq<i32> for Value {
+    fn eq(&self, other: &i32) -> bool {
+        matches!(self, Value::Number(n) if n.as_i64() == Some(i64::from(*other)))
+    }
+}
+
+impl PartialEq<&str> for Value {
+    fn eq(&self, other: &&str) -> bool {
+        self.as_str() == Some(*other)
+    }
+}
+
+impl Serialize for Value {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        match self {
+            Value::Null => s.serialize_unit(),
+            Value::Bool(b) => s.serialize_bool(*b),
+            Value::Number(n) => n.serialize(s),
+            Value::String(v) => s.serialize_str(v),
+            Value::Array(items) => {
+                let mut seq = s.serialize_seq(Some(items.len()))?;
+                for item in items {
+                    seq.serialize_element(item)?;
+                }
+                seq.end()
+            }
+            Value::Object(map) => map.serialize(s),
+        }
+    }
+}
+
+impl Serialize for Map {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let mut out = s.serialize_map(Some(self.len()))?;
+        for (k, v) in self.iter() {
+            out.serialize_entry(k, v)?;
+        }
+        out.end()
+    }
+}
+
+struct ValueVisitor;
+
+impl<'de> Visitor<'de> for ValueVisitor {
+    type Value = Value;
+
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("any JSON value")
+    }
+    fn visit_unit<E>(self) -> Result<Value, E> {
+        Ok(Value::Null)
+    }
+    fn visit_none<E>(self) -> Result<Value, E> {
+        Ok(Value::Null)
+    }
+    fn visit_some<D: Deserializer<'de>>(self, d: D) -> Result<Value, D::Error> {
+        Value::deserialize(d)
+    }
+    fn visit_bool<E>(self, b: bool) -> Result<Value, E> {
+        Ok(Value::Bool(b))
+    }
+    fn visit_i64<E>(self, n: i64) -> Result<Value, E> {
+        Ok(Value::Number(n.into()))
+    }
+    fn visit_u64<E>(self, n: u64) -> Result<Value, E> {
+        Ok(Value::Number(n.into()))
+    }
+    fn visit_f64<E>(self, n: f64) -> Result<Value, E> {
+        Ok(Number::from_f64(n).map_or(Value::Null, Value::Number))
+    }
+    fn visit_str<E>(self, s: &str) -> Result<Value, E> {
+        Ok(Value::String(s.to_owned()))
+    }
+    fn visit_string<E>(self, s: String) -> Result<Value, E> {
+        Ok(Value::String(s))
+    }
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Value, A::Error> {
+        let mut items = Vec::with_capacity(seq.size_hint().unwrap_or(0).min(4096));
+        while let Some(item) = seq.next_element()? {
+            items.push(item);
+        }
+        Ok(Value::Array(items))
+    }
+    fn visit_map<A: MapAccess<'de>>(self, mut access: A) -> Result<Value, A::Error> {
+        let mut map = Map {
+            entries: Vec::with_capacity(access.size_hint().unwrap_or(8).min(4096)),
+            index: None,
+        };
+        while let Some(key) = access.next_key::<String>()? {
+            let value = access.next_value()?;
+            map.insert(key, value);
+        }
+        Ok(Value::Object(map))
+    }
+}
+
+impl<'de> Deserialize<'de> for Value {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Value, D::Error> {
+        d.deserialize_any(ValueVisitor)
+    }
+}
+
+impl<'de> Deserialize<'de> for Map {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Map, D::Error> {
+        match Value::deserialize(d)? {
+            Value::Object(m) => Ok(m),
+            _ => Err(de::Error::custom("expected a JSON object")),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(text: &str) -> Value {
+        serde_json::from_str(text).unwrap()
+    }
+
+    #[test]
+    fn round_trips_in_order_as_serde_json_does() {
+        let text =
+            r#"{"b":1,"a":[true,null,{"z":"é\n","y":-2.5}],"c":{},"d":18446744073709551615}"#;
+        assert_eq!(serde_json::to_string(&parse(text)).unwrap(), text);
+        let theirs: serde_json::Value = serde_json::from_str(text).unwrap();
+        assert_eq!(parse(text), theirs);
+    }
+
+    #[test]
+    fn a_repeated_key_keeps_its_first_place_and_last_value() {
+        let v = parse(r#"{"a":1,"b":2,"a":3}"#);
+        assert_eq!(v.to_string(), r#"{"a":3,"b":2}"#);
+    }
+
+    #[test]
+    fn removing_and_inserting_first_keep_the_order_of_the_rest() {
+        let mut m = parse(r#"{"a":1,"b":2,"c":3,"d":4}"#)
+            .as_object()
+            .unwrap()
+            .clone();
+        assert_eq!(m.remove("b"), Some(Value::from(2u64)));
+        m.insert_first("c".into(), "first".into());
+        m.insert("e".into(), Value::Null);
+        m.retain(|_, v| !v.is_null());
+        assert_eq!(Value::Object(m).to_string(), r#"{"c":"first","a":1,"d":4}"#);
+    }
+
+    #[test]
+    fn large_objects_are_indexed_and_behave_the_same() {
+        let mut m = Map::new();
+        for i in 0..200u64 {
+            m.insert(format!("k{i}"), i.into());
+        }
+        assert!(m.index.is_some());
+        m.insert("k7".into(), "seven".into());
+        assert_eq!(m.get("k7"), Some(&Value::from("seven")));
+        assert_eq!(m.remove("k0"), Some(Value::from(0u64)));
+        m.insert_first("k199".into(), Value::Null);
+        assert_eq!(m.keys().next().unwrap(), "k199");
+        assert_eq!(m.get("k1"), Some(&Value::from(1u64)));
+        assert_eq!(m.get("k199"), Some(&Value::Null));
+        m.retain(|k, _| k.ends_with('1'));
+        assert_eq!(m.len(), 20);
+        assert!(m.index.is_none());
+        assert_eq!(m.get("k191"), Some(&Value::from(191u64)));
+        assert!(!m.contains_key("k0"));
+    }
+
+    #[test]
+    fn pointer_and_index_as_serde_json() {
+        let v = parse(r#"{"a":{"b/c":[10,{"d":"x"}]}}"#);
+        assert_eq!(v.pointer("/a/b~1c/1/d"), Some(&Value::from("x")));
+        assert_eq!(v.pointer("/a/missing"), None);
+        assert_eq!(v.pointer(""), Some(&v));
+        assert_eq!(v.pointer("a"), None);
+        assert_eq!(v["a"]["b/c"][0], serde_json::json!(10));
+        assert!(v["nothing"]["deeper"].is_null());
+    }
+}
