@@ -151,3 +151,114 @@ async fn an_unreachable_endpoint_is_exit_15() {
     let run = wazuh.run(&["-b", bucket, "-se", "http://127.0.0.1:9"]);
     assert_eq!(run.code, 15, "{}", run.stdout);
 }
+
+/// A small deterministic generator, so that a failing trial can be replayed by its number.
+struct XorShift(u64);
+
+impl XorShift {
+    fn unit(&mut self) -> f64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        (self.0 >> 11) as f64 / (1u64 << 53) as f64
+    }
+}
+
+fn env_number(name: &str, default: usize) -> usize {
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
+/// Stress, run by `tests/stress/fault-trials` (not in CI): random faults on the requests of
+/// many objects, the run repeated until one completes. Every event arrives exactly once: a
+/// failed run has sent only whole objects and recorded exactly those.
+#[tokio::test]
+#[ignore = "stress test: tests/stress/fault-trials"]
+async fn random_s3_faults_over_many_objects_lose_and_repeat_nothing() {
+    const EVENTS: usize = 30;
+    let trials = env_number("FAULT_TRIALS", 10);
+    let objects = env_number("FAULT_OBJECTS", 60);
+    let (mut runs, mut stopped, mut injected) = (0, 0, 0);
+    for trial in 0..trials {
+        let bucket = format!("it-fault-trial-{trial}");
+        seed(&bucket, objects).await;
+        let random = std::sync::Mutex::new(XorShift(0x9E37_79B9_7F4A_7C15 ^ (trial as u64 + 1)));
+        let proxy = fault_proxy::start(
+            moto_url(),
+            Box::new(move |method, path, _| {
+                let r = random.lock().unwrap().unit();
+                if is_get_object(method, path) {
+                    match r {
+                        r if r < 0.04 => Fault::Error(503, "SlowDown"),
+                        r if r < 0.08 => Fault::Error(500, "InternalError"),
+                        r if r < 0.12 => Fault::Reset,
+                        r if r < 0.14 => Fault::Truncate,
+                        r if r < 0.18 => Fault::Delay(Duration::from_millis(100)),
+                        _ => Fault::Pass,
+                    }
+                } else if path.contains("list-type=2") && r < 0.1 {
+                    Fault::Error(503, "SlowDown")
+                } else {
+                    Fault::Pass
+                }
+            }),
+        );
+        let wazuh = Wazuh::new();
+        let mut delivered: std::collections::HashMap<String, usize> = Default::default();
+        let mut last = None;
+        for _ in 0..40 {
+            let run = run_through(&wazuh, &proxy.url, &bucket);
+            runs += 1;
+            for m in wazuh.take_messages() {
+                let name = m["aws"]["eventName"].as_str().unwrap().to_string();
+                *delivered.entry(name).or_default() += 1;
+            }
+            assert!(
+                matches!(run.code, 0 | 7),
+                "trial {trial}: exit {}\n{}",
+                run.code,
+                run.stdout
+            );
+            // Every recorded object was sent whole.
+            for (.., key, _) in wazuh.rows("cloudtrail") {
+                let tag = key.rsplit('_').next().unwrap().trim_end_matches(".json.gz");
+                for i in 0..EVENTS {
+                    assert!(
+                        delivered.contains_key(&format!("{tag}-{i}")),
+                        "trial {trial}: {key} recorded without event {i}"
+                    );
+                }
+            }
+            last = Some(run.code);
+            if run.code == 0 {
+                break;
+            }
+            stopped += 1;
+        }
+        assert_eq!(last, Some(0), "trial {trial} never completed");
+        assert_eq!(
+            delivered.len(),
+            objects * EVENTS,
+            "trial {trial}: events lost"
+        );
+        let repeated: Vec<_> = delivered.iter().filter(|(_, n)| **n > 1).collect();
+        assert!(
+            repeated.is_empty(),
+            "trial {trial}: sent twice: {repeated:?}"
+        );
+        injected += proxy
+            .log
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|(_, _, f)| *f != Fault::Pass)
+            .count();
+    }
+    println!(
+        "fault trials: {trials} trials of {objects} objects x {EVENTS} events, {runs} runs \
+         ({stopped} stopped by a cut body, exit 7), {injected} faults injected, \
+         0 events lost, 0 sent twice"
+    );
+}
