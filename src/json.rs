@@ -10,7 +10,7 @@
 //! The semantics are serde_json's (and Python's `dict`): inserting an existing key replaces
 //! its value where it stands; removing a key keeps the order of the others.
 
-use serde::de::{self, Deserialize, Deserializer, MapAccess, SeqAccess, Visitor};
+use serde::de::{Deserialize, Deserializer, MapAccess, SeqAccess, Visitor};
 use serde::ser::{Serialize, SerializeMap, SerializeSeq, Serializer};
 use serde_json::Number;
 use std::collections::HashMap;
@@ -492,15 +492,6 @@ impl<'de> Visitor<'de> for ValueVisitor {
 impl<'de> Deserialize<'de> for Value {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Value, D::Error> {
         d.deserialize_any(ValueVisitor)
-    }
-}
-
-impl<'de> Deserialize<'de> for Map {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Map, D::Error> {
-        match Value::deserialize(d)? {
-            Value::Object(m) => Ok(m),
-            _ => Err(de::Error::custom("expected a JSON object")),
-        }
     }
 }
 
