@@ -16,66 +16,103 @@ pub fn utf8(data: &[u8]) -> Result<&str, ParseError> {
 /// quote inside it, a quoted field may span lines), text after a closing quote is kept, every
 /// delimiter separates a field (no collapsing of runs), and empty lines are no records.
 pub fn csv_rows(text: &str, delimiter: char) -> Vec<Vec<String>> {
-    #[derive(PartialEq)]
-    enum S {
-        Start,
-        Field,
-        Quoted,
-        QuoteInQuoted,
-    }
     // Python's text mode turns \r\n and lone \r into \n.
     let text = text.replace("\r\n", "\n").replace('\r', "\n");
-    let mut rows = Vec::new();
-    let mut row: Vec<String> = Vec::new();
-    let mut field = String::new();
-    let mut state = S::Start;
-    let mut line_has_content = false;
-    for c in text.chars() {
-        if c == '\n' && state != S::Quoted {
-            if line_has_content {
-                row.push(std::mem::take(&mut field));
-                rows.push(std::mem::take(&mut row));
-            }
-            field.clear();
-            state = S::Start;
-            line_has_content = false;
-            continue;
+    let mut splitter = CsvSplitter::new(delimiter);
+    let mut rows: Vec<Vec<String>> = text.chars().filter_map(|c| splitter.push(c)).collect();
+    rows.extend(splitter.finish());
+    rows
+}
+
+/// Python's `csv.reader` state machine, fed one character at a time, so that a stream can be
+/// split without scanning a record twice.
+struct CsvSplitter {
+    delimiter: char,
+    state: CsvState,
+    row: Vec<String>,
+    field: String,
+    line_has_content: bool,
+}
+
+#[derive(PartialEq)]
+enum CsvState {
+    Start,
+    Field,
+    Quoted,
+    QuoteInQuoted,
+}
+
+impl CsvSplitter {
+    fn new(delimiter: char) -> Self {
+        CsvSplitter {
+            delimiter,
+            state: CsvState::Start,
+            row: Vec::new(),
+            field: String::new(),
+            line_has_content: false,
         }
-        line_has_content = true;
-        state = match state {
-            S::Start if c == '"' => S::Quoted,
-            S::Start | S::Field if c == delimiter => {
-                row.push(std::mem::take(&mut field));
-                S::Start
+    }
+
+    /// The record that `c` completes, if any (a `\n` outside quotes ends a non-empty line).
+    fn push(&mut self, c: char) -> Option<Vec<String>> {
+        use CsvState::*;
+        if c == '\n' && self.state != Quoted {
+            self.state = Start;
+            let had_content = std::mem::take(&mut self.line_has_content);
+            if !had_content {
+                self.field.clear();
+                return None;
             }
-            S::Start | S::Field => {
-                field.push(c);
-                S::Field
+            self.row.push(std::mem::take(&mut self.field));
+            return Some(std::mem::take(&mut self.row));
+        }
+        self.line_has_content = true;
+        let delimiter = self.delimiter;
+        self.state = match self.state {
+            Start if c == '"' => Quoted,
+            Start | Field if c == delimiter => {
+                self.row.push(std::mem::take(&mut self.field));
+                Start
             }
-            S::Quoted if c == '"' => S::QuoteInQuoted,
-            S::Quoted => {
-                field.push(c);
-                S::Quoted
+            Start | Field => {
+                self.field.push(c);
+                Field
             }
-            S::QuoteInQuoted if c == '"' => {
-                field.push('"');
-                S::Quoted
+            Quoted if c == '"' => QuoteInQuoted,
+            Quoted => {
+                self.field.push(c);
+                Quoted
             }
-            S::QuoteInQuoted if c == delimiter => {
-                row.push(std::mem::take(&mut field));
-                S::Start
+            QuoteInQuoted if c == '"' => {
+                self.field.push('"');
+                Quoted
             }
-            S::QuoteInQuoted => {
-                field.push(c);
-                S::Field
+            QuoteInQuoted if c == delimiter => {
+                self.row.push(std::mem::take(&mut self.field));
+                Start
+            }
+            QuoteInQuoted => {
+                self.field.push(c);
+                Field
             }
         };
+        None
     }
-    if line_has_content {
-        row.push(field);
-        rows.push(row);
+
+    /// Whether a record has started and not ended.
+    fn in_record(&self) -> bool {
+        self.line_has_content || !self.row.is_empty() || self.state == CsvState::Quoted
     }
-    rows
+
+    /// The last record, at the end of the text (it may lack its newline).
+    fn finish(&mut self) -> Option<Vec<String>> {
+        self.state = CsvState::Start;
+        if !std::mem::take(&mut self.line_has_content) {
+            return None;
+        }
+        self.row.push(std::mem::take(&mut self.field));
+        Some(std::mem::take(&mut self.row))
+    }
 }
 
 /// Where values beyond the named columns go.
@@ -269,64 +306,43 @@ pub fn read_error(e: std::io::Error) -> ParseError {
 /// Python `csv.reader` records read from a stream, one line at a time.
 pub struct CsvReader<'a> {
     lines: Lines<'a>,
-    delimiter: char,
+    splitter: CsvSplitter,
+    max_record_bytes: usize,
 }
 
 impl<'a> CsvReader<'a> {
     pub fn new(input: &'a mut dyn std::io::BufRead, delimiter: char) -> Self {
         CsvReader {
             lines: Lines::new(input),
-            delimiter,
+            splitter: CsvSplitter::new(delimiter),
+            max_record_bytes: MAX_LINE_BYTES,
         }
     }
 
     /// The next record; a quoted field may span lines.
     pub fn next_row(&mut self) -> Result<Option<Vec<String>>, ParseError> {
-        let mut record = String::new();
+        let mut record_bytes = 0;
         loop {
             let Some(line) = self.lines.next_line()? else {
-                if record.is_empty() {
-                    return Ok(None);
-                }
-                return Ok(csv_rows(&record, self.delimiter).into_iter().next());
+                return Ok(self.splitter.finish());
             };
-            record.push_str(&line);
-            if record.len() > MAX_LINE_BYTES {
-                return Err(ParseError::invalid("a record is longer than 64 MiB"));
+            record_bytes += line.len();
+            if record_bytes > self.max_record_bytes {
+                return Err(ParseError::invalid(format!(
+                    "a record is longer than {} MiB",
+                    self.max_record_bytes / (1024 * 1024)
+                )));
             }
-            if !in_quotes(&record, self.delimiter) {
-                match csv_rows(&record, self.delimiter).into_iter().next() {
-                    Some(row) => return Ok(Some(row)),
-                    // An empty line is no record.
-                    None => record.clear(),
-                }
+            // Lines end in \n, which is the only character that can end a record.
+            if let Some(row) = line.chars().filter_map(|c| self.splitter.push(c)).last() {
+                return Ok(Some(row));
+            }
+            if !self.splitter.in_record() {
+                // Empty lines are no record and don't count towards one.
+                record_bytes = 0;
             }
         }
     }
-}
-
-/// Whether `text` ends inside a quoted field (the record goes on on the next line).
-fn in_quotes(text: &str, delimiter: char) -> bool {
-    let mut quoted = false;
-    let mut at_field_start = true;
-    let mut chars = text.chars().peekable();
-    while let Some(c) = chars.next() {
-        if quoted {
-            if c == '"' {
-                if chars.peek() == Some(&'"') {
-                    chars.next();
-                } else {
-                    quoted = false;
-                }
-            }
-            continue;
-        }
-        if c == '"' && at_field_start {
-            quoted = true;
-        }
-        at_field_start = c == delimiter || c == '\n';
-    }
-    quoted
 }
 
 #[cfg(test)]
@@ -351,6 +367,44 @@ mod stream_tests {
         assert_eq!(r.next_row().unwrap().unwrap(), ["a", "b\nc", "d"]);
         assert_eq!(r.next_row().unwrap().unwrap(), ["e", "f"]);
         assert_eq!(r.next_row().unwrap(), None);
+    }
+
+    #[test]
+    fn csv_reader_splits_as_csv_rows_does() {
+        let samples = [
+            "a b \"c d\" e\n\nf  g\n",
+            "x,\"1,2\",\"say \"\"hi\"\"\"\r\ny,\"multi\r\nline\"\r\n",
+            "\"open quote never closed\nnext line\n",
+            "\"ab\"cd e\rlast without newline",
+            "\n\n\n",
+        ];
+        for text in samples {
+            for delimiter in [' ', ','] {
+                let mut input = text.as_bytes();
+                let mut reader = CsvReader::new(&mut input, delimiter);
+                let mut got = Vec::new();
+                while let Some(row) = reader.next_row().unwrap() {
+                    got.push(row);
+                }
+                assert_eq!(
+                    got,
+                    csv_rows(text, delimiter),
+                    "{text:?} split on {delimiter:?}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn empty_lines_do_not_add_up_to_an_oversized_record() {
+        let cap = 1024 * 1024;
+        let text = format!("{}a b\n\"{}\n", "\n".repeat(cap + 10), "x\n".repeat(cap));
+        let mut input = text.as_bytes();
+        let mut reader = CsvReader::new(&mut input, ' ');
+        reader.max_record_bytes = cap;
+        assert_eq!(reader.next_row().unwrap().unwrap(), ["a", "b"]);
+        // A quoted field over many lines does add up.
+        assert!(matches!(reader.next_row(), Err(ParseError::Invalid(_))));
     }
 
     #[test]
