@@ -7,6 +7,7 @@ use crate::json::{Map, Value};
 use crate::state::TableKind;
 use serde::de::{self, DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use std::io::{BufRead, Read};
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 /// Fields whose type changes from event to event; the indexer maps them as objects.
 const DYNAMIC_FIELDS: [&str; 3] = [
@@ -66,6 +67,49 @@ impl Bucket for CloudTrail {
 /// Documents up to this size are parsed from memory (fast); larger ones from the stream.
 const IN_MEMORY_DOCUMENT: usize = 8 * 1024 * 1024;
 
+/// Bytes of documents that all jobs together may hold in memory. A job that finds less left
+/// parses its document from the stream instead (slower, same events): with many workers on
+/// large trail files memory stays bounded, not workers x 8 MiB.
+static DOCUMENT_MEMORY: MemoryBudget = MemoryBudget::new(128 * 1024 * 1024);
+
+struct MemoryBudget {
+    left: AtomicUsize,
+}
+
+impl MemoryBudget {
+    const fn new(bytes: usize) -> Self {
+        MemoryBudget {
+            left: AtomicUsize::new(bytes),
+        }
+    }
+
+    /// Up to `want` bytes (possibly none), given back when the reservation is dropped.
+    fn reserve(&self, want: usize) -> Reservation<'_> {
+        let mut taken = 0;
+        let _ = self
+            .left
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |left| {
+                taken = want.min(left);
+                Some(left - taken)
+            });
+        Reservation {
+            budget: self,
+            bytes: taken,
+        }
+    }
+}
+
+struct Reservation<'a> {
+    budget: &'a MemoryBudget,
+    bytes: usize,
+}
+
+impl Drop for Reservation<'_> {
+    fn drop(&mut self) {
+        self.budget.left.fetch_add(self.bytes, Ordering::AcqRel);
+    }
+}
+
 /// The largest single record (or anything between two records) read from a stream; a larger
 /// one fails its object instead of filling memory.
 const MAX_RECORD_BYTES: u64 = 256 * 1024 * 1024;
@@ -78,7 +122,8 @@ pub fn stream_records(
     source: &str,
     emit: &mut Emit,
 ) -> Result<(), ParseError> {
-    stream_records_capped(input, field, source, emit, MAX_RECORD_BYTES)
+    let memory = DOCUMENT_MEMORY.reserve(IN_MEMORY_DOCUMENT);
+    stream_records_within(input, field, source, emit, memory.bytes, MAX_RECORD_BYTES)
 }
 
 /// Counts the bytes read since the last record was emitted and fails past the cap.
@@ -103,16 +148,19 @@ impl<R: Read> Read for RecordCap<R> {
     }
 }
 
-fn stream_records_capped(
+/// [`stream_records`] with a document of up to `in_memory` bytes parsed from memory and single
+/// records capped at `cap` bytes.
+fn stream_records_within(
     input: &mut dyn BufRead,
     field: &str,
     source: &str,
     emit: &mut Emit,
+    in_memory: usize,
     cap: u64,
 ) -> Result<(), ParseError> {
     let mut head = Vec::new();
     input
-        .take(IN_MEMORY_DOCUMENT as u64 + 1)
+        .take(in_memory as u64 + 1)
         .read_to_end(&mut head)
         .map_err(read_error)?;
     let mut stopped = None;
@@ -128,7 +176,7 @@ fn stream_records_capped(
         emit: &mut counted_emit,
         stopped: &mut stopped,
     };
-    let result = if head.len() <= IN_MEMORY_DOCUMENT {
+    let result = if head.len() <= in_memory {
         let mut de = serde_json::Deserializer::from_slice(&head);
         seed.deserialize(&mut de).and_then(|_| de.end())
     } else {
@@ -355,12 +403,11 @@ mod tests {
     fn huge_single_records_fail_their_object_without_filling_memory() {
         // Past the in-memory size, so the document is streamed and the cap applies.
         let small = format!("{{\"eventName\":\"{}\"}}", "x".repeat(1000));
-        let records: Vec<String> = (0..9000).map(|_| small.clone()).collect();
+        let records: Vec<String> = (0..900).map(|_| small.clone()).collect();
         let ok = format!("{{\"Records\":[{}]}}", records.join(","));
-        assert!(ok.len() > IN_MEMORY_DOCUMENT);
         let mut n = 0;
         let mut input = ok.as_bytes();
-        stream_records_capped(
+        stream_records_within(
             &mut input,
             "Records",
             "cloudtrail",
@@ -369,23 +416,62 @@ mod tests {
                 Ok(())
             },
             64 * 1024,
+            64 * 1024,
         )
         .unwrap();
-        assert_eq!(n, 9000, "records under the cap stream through");
+        assert_eq!(n, 900, "records under the cap stream through");
         let huge = format!(
             "{{\"Records\":[{{\"eventName\":\"{}\"}}]}}",
-            "y".repeat(9 * 1024 * 1024)
+            "y".repeat(2 * 1024 * 1024)
         );
         let mut input = huge.as_bytes();
-        let err = stream_records_capped(
+        let err = stream_records_within(
             &mut input,
             "Records",
             "cloudtrail",
             &mut |_| Ok(()),
+            64 * 1024,
             1024 * 1024,
         )
         .unwrap_err();
         assert!(err.to_string().contains("larger than 1 MiB"), "{err}");
+    }
+
+    #[test]
+    fn a_document_parses_alike_from_memory_and_from_the_stream() {
+        let doc = br#"{"Other": [1, {"x": 2}], "Records": [{"eventName": "a", "n": null},
+            {"eventName": "b\u00e9", "resources": [{"ARN": "x"}]}], "Trailing": "t"}"#;
+        let parse = |in_memory| {
+            let mut events = Vec::new();
+            let mut input: &[u8] = doc;
+            stream_records_within(
+                &mut input,
+                "Records",
+                "cloudtrail",
+                &mut |e| {
+                    events.push(Value::Object(e).to_string());
+                    Ok(())
+                },
+                in_memory,
+                MAX_RECORD_BYTES,
+            )
+            .unwrap();
+            events
+        };
+        // No memory left for documents (every worker holds some): streamed, same events.
+        assert_eq!(parse(IN_MEMORY_DOCUMENT), parse(0));
+        assert_eq!(parse(0).len(), 2);
+    }
+
+    #[test]
+    fn the_document_memory_budget_is_shared_and_given_back() {
+        let budget = MemoryBudget::new(10);
+        let a = budget.reserve(8);
+        let b = budget.reserve(8);
+        assert_eq!((a.bytes, b.bytes), (8, 2));
+        assert_eq!(budget.reserve(1).bytes, 0);
+        drop(a);
+        assert_eq!(budget.reserve(8).bytes, 8);
     }
 
     #[test]
