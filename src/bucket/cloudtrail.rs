@@ -85,6 +85,15 @@ impl MemoryBudget {
 
     /// Up to `want` bytes (possibly none), given back when the reservation is dropped.
     fn reserve(&self, want: usize) -> Reservation<'_> {
+        let mut reservation = Reservation {
+            budget: self,
+            bytes: 0,
+        };
+        reservation.grow(want);
+        reservation
+    }
+
+    fn take(&self, want: usize) -> usize {
         let mut taken = 0;
         let _ = self
             .left
@@ -92,16 +101,22 @@ impl MemoryBudget {
                 taken = want.min(left);
                 Some(left - taken)
             });
-        Reservation {
-            budget: self,
-            bytes: taken,
-        }
+        taken
     }
 }
 
 struct Reservation<'a> {
     budget: &'a MemoryBudget,
     bytes: usize,
+}
+
+impl Reservation<'_> {
+    /// Up to `want` more bytes; returns how many were granted.
+    fn grow(&mut self, want: usize) -> usize {
+        let granted = self.budget.take(want);
+        self.bytes += granted;
+        granted
+    }
 }
 
 impl Drop for Reservation<'_> {
@@ -122,8 +137,44 @@ pub fn stream_records(
     source: &str,
     emit: &mut Emit,
 ) -> Result<(), ParseError> {
-    let memory = DOCUMENT_MEMORY.reserve(IN_MEMORY_DOCUMENT);
-    stream_records_within(input, field, source, emit, memory.bytes, MAX_RECORD_BYTES)
+    stream_records_within(
+        input,
+        field,
+        source,
+        emit,
+        &DOCUMENT_MEMORY,
+        IN_MEMORY_DOCUMENT,
+        MAX_RECORD_BYTES,
+    )
+}
+
+/// The document's memory is reserved by this much at a time, so that small documents (most
+/// trail files) take only what they use from the shared budget.
+const HEAD_CHUNK: usize = 256 * 1024;
+
+/// Read the start of the document, up to `max` bytes, reserving them from `budget` as they
+/// come. True when the whole document was read (parse it from memory); false when it is larger
+/// or the budget ran out (parse `head` then the rest of `input` as a stream).
+fn read_head(
+    input: &mut dyn BufRead,
+    head: &mut Vec<u8>,
+    memory: &mut Reservation,
+    max: usize,
+) -> Result<bool, ParseError> {
+    loop {
+        let want = max.saturating_sub(head.len()).min(HEAD_CHUNK);
+        let granted = memory.grow(want);
+        let n = input
+            .take(granted as u64)
+            .read_to_end(head)
+            .map_err(read_error)?;
+        if n < granted {
+            return Ok(true);
+        }
+        if granted < want || want == 0 {
+            return Ok(false);
+        }
+    }
 }
 
 /// Counts the bytes read since the last record was emitted and fails past the cap.
@@ -148,21 +199,20 @@ impl<R: Read> Read for RecordCap<R> {
     }
 }
 
-/// [`stream_records`] with a document of up to `in_memory` bytes parsed from memory and single
-/// records capped at `cap` bytes.
+/// [`stream_records`] with a document of up to `max_in_memory` bytes (as far as `budget` has
+/// room) parsed from memory and single records capped at `cap` bytes.
 fn stream_records_within(
     input: &mut dyn BufRead,
     field: &str,
     source: &str,
     emit: &mut Emit,
-    in_memory: usize,
+    budget: &MemoryBudget,
+    max_in_memory: usize,
     cap: u64,
 ) -> Result<(), ParseError> {
+    let mut memory = budget.reserve(0);
     let mut head = Vec::new();
-    input
-        .take(in_memory as u64 + 1)
-        .read_to_end(&mut head)
-        .map_err(read_error)?;
+    let whole = read_head(input, &mut head, &mut memory, max_in_memory)?;
     let mut stopped = None;
     let since_record = std::rc::Rc::new(std::cell::Cell::new(0u64));
     let counter = since_record.clone();
@@ -176,7 +226,7 @@ fn stream_records_within(
         emit: &mut counted_emit,
         stopped: &mut stopped,
     };
-    let result = if head.len() <= in_memory {
+    let result = if whole {
         let mut de = serde_json::Deserializer::from_slice(&head);
         seed.deserialize(&mut de).and_then(|_| de.end())
     } else {
@@ -415,6 +465,7 @@ mod tests {
                 n += 1;
                 Ok(())
             },
+            &DOCUMENT_MEMORY,
             64 * 1024,
             64 * 1024,
         )
@@ -430,6 +481,7 @@ mod tests {
             "Records",
             "cloudtrail",
             &mut |_| Ok(()),
+            &DOCUMENT_MEMORY,
             64 * 1024,
             1024 * 1024,
         )
@@ -441,7 +493,7 @@ mod tests {
     fn a_document_parses_alike_from_memory_and_from_the_stream() {
         let doc = br#"{"Other": [1, {"x": 2}], "Records": [{"eventName": "a", "n": null},
             {"eventName": "b\u00e9", "resources": [{"ARN": "x"}]}], "Trailing": "t"}"#;
-        let parse = |in_memory| {
+        let parse = |budget: &MemoryBudget, max: usize| {
             let mut events = Vec::new();
             let mut input: &[u8] = doc;
             stream_records_within(
@@ -452,26 +504,46 @@ mod tests {
                     events.push(Value::Object(e).to_string());
                     Ok(())
                 },
-                in_memory,
+                budget,
+                max,
                 MAX_RECORD_BYTES,
             )
             .unwrap();
             events
         };
-        // No memory left for documents (every worker holds some): streamed, same events.
-        assert_eq!(parse(IN_MEMORY_DOCUMENT), parse(0));
-        assert_eq!(parse(0).len(), 2);
+        let from_memory = parse(&MemoryBudget::new(IN_MEMORY_DOCUMENT), IN_MEMORY_DOCUMENT);
+        assert_eq!(from_memory.len(), 2);
+        // No memory left (other workers hold it all), or less than the document: streamed.
+        assert_eq!(
+            parse(&MemoryBudget::new(0), IN_MEMORY_DOCUMENT),
+            from_memory
+        );
+        assert_eq!(
+            parse(&MemoryBudget::new(40), IN_MEMORY_DOCUMENT),
+            from_memory
+        );
+        assert_eq!(parse(&MemoryBudget::new(1 << 20), 40), from_memory);
     }
 
     #[test]
     fn the_document_memory_budget_is_shared_and_given_back() {
         let budget = MemoryBudget::new(10);
-        let a = budget.reserve(8);
+        let mut a = budget.reserve(6);
+        assert_eq!(a.grow(2), 2);
         let b = budget.reserve(8);
         assert_eq!((a.bytes, b.bytes), (8, 2));
         assert_eq!(budget.reserve(1).bytes, 0);
         drop(a);
         assert_eq!(budget.reserve(8).bytes, 8);
+        // A small document takes only what it reads (in chunks), and gives it back.
+        let budget = MemoryBudget::new(IN_MEMORY_DOCUMENT);
+        let mut memory = budget.reserve(0);
+        let mut head = Vec::new();
+        let mut input: &[u8] = br#"{"Records": []}"#;
+        assert!(read_head(&mut input, &mut head, &mut memory, IN_MEMORY_DOCUMENT).unwrap());
+        assert_eq!(memory.bytes, HEAD_CHUNK);
+        drop(memory);
+        assert_eq!(budget.reserve(IN_MEMORY_DOCUMENT).bytes, IN_MEMORY_DOCUMENT);
     }
 
     #[test]
