@@ -82,7 +82,7 @@ impl Bucket for Config {
         _ctx: ParseContext,
         emit: &mut Emit,
     ) -> Result<(), ParseError> {
-        super::cloudtrail::stream_records(input, "configurationItems", "config", emit)
+        super::records::stream_records(input, "configurationItems", "config", emit)
     }
 
     fn reshape(&self, msg: Value) -> Vec<Value> {

@@ -9,6 +9,7 @@ pub mod driver;
 pub mod guardduty;
 pub mod load_balancers;
 pub mod pipeline;
+pub mod records;
 pub mod server_access;
 pub mod text;
 pub mod umbrella;
