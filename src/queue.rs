@@ -17,19 +17,14 @@ pub const HEADER: &str = "1:Wazuh-AWS:";
 /// analysisd's limit; larger events are still sent, with a warning (the reference does too).
 pub const MAX_EVENT_SIZE: usize = 65535;
 
-// Linux errno values that std has no ErrorKind for.
-const EMSGSIZE: i32 = 90;
-const ENOBUFS: i32 = 105;
-
 const MAX_BACKOFF: Duration = Duration::from_secs(1);
 
-/// `1:Wazuh-AWS:` followed by the event's JSON.
-#[cfg(test)]
-fn datagram(json: &str) -> String {
-    let mut d = String::with_capacity(HEADER.len() + json.len());
-    d.push_str(HEADER);
-    d.push_str(json);
-    d
+/// An error from the socket that is not one of the known states below: exit 13.
+fn send_error(e: std::io::Error) -> anyhow::Error {
+    fail(
+        code::WAZUH_SEND,
+        format!("Error sending message to wazuh: {e}"),
+    )
 }
 
 pub struct Queue {
@@ -46,22 +41,14 @@ impl Queue {
     }
 
     fn connect(&self) -> Result<UnixDatagram> {
-        let socket = UnixDatagram::unbound().map_err(|e| {
-            fail(
-                code::WAZUH_SEND,
-                format!("Error sending message to wazuh: {e}"),
-            )
-        })?;
+        let socket = UnixDatagram::unbound().map_err(send_error)?;
         match socket.connect(&self.path) {
             Ok(()) => Ok(socket),
             Err(e) if matches!(e.kind(), ErrorKind::ConnectionRefused | ErrorKind::NotFound) => {
                 debug!(1, "+++ Cannot connect to {}: {e}", self.path.display());
                 Err(fail(code::WAZUH_CONNECT, "Wazuh must be running."))
             }
-            Err(e) => Err(fail(
-                code::WAZUH_SEND,
-                format!("Error sending message to wazuh: {e}"),
-            )),
+            Err(e) => Err(send_error(e)),
         }
     }
 
@@ -69,7 +56,7 @@ impl Queue {
     #[cfg(test)]
     pub fn send(&mut self, json: &str) -> Result<bool> {
         let mut one = Datagrams::default();
-        one.push_str(&datagram(json));
+        one.push_raw(json);
         Ok(self.send_all(&one)? == 1)
     }
 
@@ -104,7 +91,7 @@ impl Queue {
             };
             // The error is about `all[next]`, the first datagram the kernel did not take.
             match e {
-                e if e.raw_os_error() == Some(EMSGSIZE) => {
+                e if e.raw_os_error() == Some(libc::EMSGSIZE) => {
                     crate::log::error("Message too long to send to Wazuh.  Skipping message...");
                     debug!(
                         1,
@@ -112,7 +99,7 @@ impl Queue {
                     );
                     next += 1;
                 }
-                e if e.raw_os_error() == Some(ENOBUFS)
+                e if e.raw_os_error() == Some(libc::ENOBUFS)
                     || matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::Interrupted) =>
                 {
                     // analysisd is behind: wait for room rather than drop the event.
@@ -137,12 +124,7 @@ impl Queue {
                     debug!(1, "+++ Send failed: {e}");
                     return Err(fail(code::WAZUH_CONNECT, "Wazuh must be running."));
                 }
-                e => {
-                    return Err(fail(
-                        code::WAZUH_SEND,
-                        format!("Error sending message to wazuh: {e}"),
-                    ))
-                }
+                e => return Err(send_error(e)),
             }
         }
         Ok(sent)
@@ -196,8 +178,8 @@ fn send_many(socket: &UnixDatagram, datagrams: &[&[u8]]) -> std::io::Result<usiz
     socket.send(datagrams[0]).map(|_| 1)
 }
 
-/// Whole datagrams (see [`datagram`]) back to back in one buffer: a batch of events costs
-/// two allocations instead of one per event.
+/// Whole datagrams (`1:Wazuh-AWS:` and an event's JSON) back to back in one buffer: a batch of
+/// events costs two allocations instead of one per event.
 #[derive(Default)]
 pub struct Datagrams {
     buf: Vec<u8>,
@@ -217,9 +199,11 @@ impl Datagrams {
         Ok(())
     }
 
-    /// Append a whole datagram, header included.
-    pub fn push_str(&mut self, datagram: &str) {
-        self.buf.extend_from_slice(datagram.as_bytes());
+    /// Append `1:Wazuh-AWS:` and `json` as it is (tests send text that is not a value of ours).
+    #[cfg(test)]
+    fn push_raw(&mut self, json: &str) {
+        self.buf.extend_from_slice(HEADER.as_bytes());
+        self.buf.extend_from_slice(json.as_bytes());
         self.ends.push(self.buf.len());
     }
 
@@ -246,6 +230,13 @@ impl Datagrams {
         self.iter()
             .map(|d| std::str::from_utf8(d).unwrap_or("<not UTF-8>"))
     }
+}
+
+fn output_error(e: std::io::Error) -> anyhow::Error {
+    fail(
+        code::WAZUH_SEND,
+        format!("Error writing the --output file: {e}"),
+    )
 }
 
 /// Where messages go: the Wazuh queue socket, or lines in a file or on stdout (`--output`).
@@ -282,12 +273,7 @@ impl Output {
                 for d in datagrams.iter() {
                     w.write_all(d)
                         .and_then(|()| w.write_all(b"\n"))
-                        .map_err(|e| {
-                            fail(
-                                code::WAZUH_SEND,
-                                format!("Error writing the --output file: {e}"),
-                            )
-                        })?;
+                        .map_err(output_error)?;
                 }
                 Ok(datagrams.len() as u64)
             }
@@ -296,12 +282,7 @@ impl Output {
 
     pub fn flush(&mut self) -> Result<()> {
         if let Output::Lines(w) = self {
-            w.flush().map_err(|e| {
-                fail(
-                    code::WAZUH_SEND,
-                    format!("Error writing the --output file: {e}"),
-                )
-            })?;
+            w.flush().map_err(output_error)?;
         }
         Ok(())
     }
@@ -336,7 +317,7 @@ mod tests {
         let mut out = Output::to_path(&path).unwrap();
         let mut batch = Datagrams::default();
         batch.push_json(&serde_json::json!({"a": 1})).unwrap();
-        batch.push_str(&datagram(r#"{"b":2}"#));
+        batch.push_raw(r#"{"b":2}"#);
         assert_eq!(out.send_all(&batch).unwrap(), 2);
         out.flush().unwrap();
         assert_eq!(
@@ -369,7 +350,7 @@ mod tests {
         let (_dir, reader, mut q) = bound_queue();
         let mut batch = Datagrams::default();
         batch.push_json(&serde_json::json!({"n": 1})).unwrap();
-        batch.push_str(&datagram(&format!("\"{}\"", "x".repeat(8 * 1024 * 1024))));
+        batch.push_raw(&format!("\"{}\"", "x".repeat(8 * 1024 * 1024)));
         batch.push_json(&serde_json::json!({"n": 2})).unwrap();
         assert_eq!(batch.len(), 3);
         assert_eq!(q.send_all(&batch).unwrap(), 2);
