@@ -178,16 +178,7 @@ async fn guardduty_is_native(s3: &aws_sdk_s3::Client, bucket: &str, prefix: &str
         .max_keys(1)
         .send()
         .await
-        .map_err(|e| {
-            let err = aws::classify("ListObjectsV2", &e);
-            fail(
-                code::S3_UNEXPECTED,
-                format!(
-                    "Unexpected error querying/working with objects in S3: {}",
-                    err.text
-                ),
-            )
-        })?;
+        .map_err(|e| aws::s3_unexpected(aws::classify("ListObjectsV2", &e).text))?;
     Ok(!resp.common_prefixes().is_empty())
 }
 

@@ -403,6 +403,14 @@ where
 
 const RETRY_CONFIGURATION_URL: &str = "https://documentation.wazuh.com/current/amazon/services/prerequisites/considerations.html#Connection-configuration-for-retries";
 
+/// Exit 7 with the reference's text: S3 failed in a way retries and the request can't fix.
+pub fn s3_unexpected(detail: impl std::fmt::Display) -> anyhow::Error {
+    fail(
+        code::S3_UNEXPECTED,
+        format!("Unexpected error querying/working with objects in S3: {detail}"),
+    )
+}
+
 impl AwsError {
     /// The failures that end a run the same way wherever they happen: throttling beyond the
     /// retries (16), refused credentials (3), a clock off from AWS's (19); `other` decides for

@@ -265,13 +265,7 @@ impl<'a> Driver<'a> {
                 code::UNKNOWN,
                 format!("The \"{operation}\" request failed: {}", err.text),
             ),
-            _ if s3_unexpected => fail(
-                code::S3_UNEXPECTED,
-                format!(
-                    "Unexpected error querying/working with objects in S3: {}",
-                    err.text
-                ),
-            ),
+            _ if s3_unexpected => crate::aws::s3_unexpected(err.text),
             _ => fail(
                 code::UNKNOWN,
                 format!("The \"{operation}\" request failed: {}", err.text),

@@ -7,7 +7,7 @@
 //! the object, and the driver still sends each object's messages in order.
 
 use super::{Bucket, ParseContext, ParseError};
-use crate::aws::{classify, AwsErrorKind};
+use crate::aws::{classify, s3_unexpected, AwsErrorKind};
 use crate::decode::{self, Compression, DecodeError};
 use crate::exit::{code, fail};
 use crate::message::{self, DiscardFilter, Origin};
@@ -81,15 +81,9 @@ async fn run(job: ObjectJob, tx: mpsc::Sender<Chunk>) -> Result<(), ObjectFailur
             let err = classify("GetObject", &e);
             return Err(match err.kind {
                 AwsErrorKind::Service(_) => ObjectFailure::Fetch(err.text),
-                _ => ObjectFailure::Fatal(err.into_failure("get_object", |err| {
-                    fail(
-                        code::S3_UNEXPECTED,
-                        format!(
-                            "Unexpected error querying/working with objects in S3: {}",
-                            err.text
-                        ),
-                    )
-                })),
+                _ => ObjectFailure::Fatal(
+                    err.into_failure("get_object", |err| s3_unexpected(err.text)),
+                ),
             });
         }
     };
@@ -139,17 +133,12 @@ fn parse_body<R: AsyncRead + Unpin + Send + 'static>(
         failed: failed.clone(),
         bytes_read: job.bytes_read.clone(),
     };
-    let body_failure = || {
-        failed.lock().ok().and_then(|f| f.clone()).map(|e| {
-            ObjectFailure::Fatal(fail(
-                code::S3_UNEXPECTED,
-                format!(
-                    "Unexpected error querying/working with objects in S3: reading {}: {e}",
-                    job.key
-                ),
-            ))
-        })
-    };
+    let body_failure =
+        || {
+            failed.lock().ok().and_then(|f| f.clone()).map(|e| {
+                ObjectFailure::Fatal(s3_unexpected(format_args!("reading {}: {e}", job.key)))
+            })
+        };
     let mut opened = match decode::open(Compression::of_key(&job.key), reader) {
         Ok(o) => o,
         Err(e) => return Err(body_failure().unwrap_or(ObjectFailure::Decode(e))),
