@@ -92,11 +92,11 @@ pub struct Driver<'a> {
 /// prefix.
 #[derive(Clone)]
 struct Listing {
+    /// The state rows' scope; its account and flow log ID are the listing's too.
     state: Scope,
-    account: String,
+    /// The key's region (the state scope has none for load balancers).
     region: Option<String>,
     prefix: String,
-    flow_log_id: Option<String>,
 }
 
 fn date_in_key() -> &'static Regex {
@@ -305,10 +305,8 @@ impl<'a> Driver<'a> {
                 region: table_kind_region.map(str::to_string),
                 flow_log_id: table_kind_flow.map(str::to_string),
             },
-            account: account.to_string(),
             region: region.map(str::to_string),
             prefix: self.full_prefix(account, region),
-            flow_log_id: flow_log_id.map(str::to_string),
         }
     }
 
@@ -399,7 +397,7 @@ impl<'a> Driver<'a> {
         let mut listings = Vec::new();
         for (account, regions) in accounts.iter().zip(regions_of) {
             for region in &regions {
-                if !self.bucket.per_flow_log() {
+                if self.bucket.table().1 != TableKind::FlowLog {
                     listings.push(self.listing(account, Some(region), None));
                     continue;
                 }
@@ -427,23 +425,23 @@ impl<'a> Driver<'a> {
         if let Err(e) = self.state.trim(&listing.state, key_prefix, retention) {
             crate::log::error(&format!(
                 "Failed to execute DB cleanup - AWS Account ID: {}  Region: {}: {e:#}",
-                listing.account,
+                listing.state.account_id,
                 listing.region.as_deref().unwrap_or("-")
             ));
         }
     }
 
     fn no_logs(&self, listing: &Listing) {
-        match (&listing.region, &listing.flow_log_id) {
+        match (&listing.region, &listing.state.flow_log_id) {
             (Some(region), Some(flow)) => debug!(
                 1,
                 "+++ No logs to process for {flow} flow log ID in bucket: {}/{region}",
-                listing.account
+                listing.state.account_id
             ),
             (Some(region), None) => {
                 debug!(
                     1,
-                    "+++ No logs to process in bucket: {}/{region}", listing.account
+                    "+++ No logs to process in bucket: {}/{region}", listing.state.account_id
                 )
             }
             _ => debug!(1, "+++ No logs to process in bucket: {}", self.opts.bucket),
@@ -459,7 +457,7 @@ impl<'a> Driver<'a> {
             listing.prefix.clone(),
             start_after.to_string(),
         );
-        let flow_log_id = listing.flow_log_id.clone();
+        let flow_log_id = listing.state.flow_log_id.clone();
         tokio::spawn(async move {
             let mut token: Option<String> = None;
             loop {
@@ -531,7 +529,7 @@ impl<'a> Driver<'a> {
         mut pages: mpsc::Receiver<PageResult>,
     ) -> Result<()> {
         if let Some(region) = &listing.region {
-            debug!(1, "+++ Working on {} - {region}", listing.account);
+            debug!(1, "+++ Working on {} - {region}", listing.state.account_id);
         }
         debug!(2, "+++ Marker: {start_after}");
         if self.opts.reparse {
@@ -604,7 +602,7 @@ impl<'a> Driver<'a> {
             account_id: self
                 .bucket
                 .is_aws_logs_type()
-                .then(|| listing.account.clone()),
+                .then(|| listing.state.account_id.clone()),
             bytes_read: self.summary.bytes_read.clone(),
         }
     }
@@ -727,7 +725,10 @@ impl<'a> Driver<'a> {
                     return Err(fail(exit_code, fatal));
                 }
                 debug!(1, "++ {error_msg}; skipping...");
-                let msg = message::error_envelope(&self.origin(&listing.account, key), &error_msg);
+                let msg = message::error_envelope(
+                    &self.origin(&listing.state.account_id, key),
+                    &error_msg,
+                );
                 let mut one = Datagrams::default();
                 one.push_json(&msg)?;
                 self.send(&one)?;

@@ -171,11 +171,6 @@ pub trait Bucket: Send + Sync {
         true
     }
 
-    /// Read each region once per VPC flow log of that region (DescribeFlowLogs).
-    fn per_flow_log(&self) -> bool {
-        false
-    }
-
     /// `created_date` of the state row, `YYYYMMDD`. `None` leaves the object unrecorded, as
     /// the reference does for a key it cannot read a date from.
     fn creation_date(&self, object: &Listed) -> Option<i64> {

@@ -48,10 +48,6 @@ impl Bucket for VpcFlow {
         true
     }
 
-    fn per_flow_log(&self) -> bool {
-        true
-    }
-
     fn parse_stream(
         &self,
         _key: &str,
