@@ -283,13 +283,27 @@ impl Args {
         }
     }
 
-    /// Rules that argparse checks after parsing, with the reference's wording.
-    pub fn post_validate(&self) -> anyhow::Result<()> {
+    /// Rules that argparse checks after parsing, with the reference's wording and in its
+    /// order: the role duration, then (bucket runs) the type and the regions.
+    pub fn validate(&self) -> anyhow::Result<()> {
+        use crate::exit::{code, fail, Failure};
         if self.iam_role_duration.is_some() && self.iam_role_arn.is_none() {
-            return Err(crate::exit::fail(
-                crate::exit::code::UNKNOWN,
+            return Err(fail(
+                code::UNKNOWN,
                 "Unknown error: Used --iam_role_duration argument but no --iam_role_arn provided.",
             ));
+        }
+        if self.bucket.is_none() {
+            return Ok(());
+        }
+        if crate::bucket::for_type(&self.bucket_type, &self.trail_prefix).is_none() {
+            return Err(fail(code::INVALID_TYPE, "Invalid type of bucket"));
+        }
+        for region in self.regions.iter().flat_map(|l| l.0.iter()) {
+            if !crate::regions::is_known(region) {
+                crate::debug!(1, "+++ ERROR: Invalid region '{region}'");
+                return Err(Failure::silent(code::INVALID_REGION).into());
+            }
         }
         Ok(())
     }
@@ -608,7 +622,7 @@ mod tests {
     #[test]
     fn duration_without_role_is_exit_1() {
         let a = parse(&["-b", "abc", "-rd", "900"]).unwrap();
-        let err = a.post_validate().unwrap_err();
+        let err = a.validate().unwrap_err();
         assert_eq!(crate::exit::report(&err), 1);
     }
 

@@ -1,16 +1,26 @@
 //! wazuh-aws-s3: the collector behind the `aws-s3` binary, as a library so that its parsers
 //! and decoders can be fuzzed and benchmarked on their own.
+//!
+//! An object's way: `cli` (validated arguments) -> `run` (clients, state, sink) -> a
+//! `source` (which objects) -> `pipeline` (fetch, decode, the `bucket` type's parser,
+//! reshape, filter, batches) -> `pipeline::delivery` (the sink) -> back to the source, which
+//! finishes the object (records it).
 
-pub mod app;
 pub mod aws;
 pub mod bucket;
 pub mod cli;
 pub mod decode;
 pub mod exit;
+pub mod handover;
 pub mod json;
 pub mod log;
 pub mod message;
+pub mod pipeline;
 pub mod queue;
 pub mod regions;
+pub mod run;
+pub mod run_lock;
+pub mod source;
 pub mod state;
+pub mod summary;
 pub mod wazuh;

@@ -1,6 +1,6 @@
 //! `aws-s3`: a drop-in replacement for the Wazuh AWS S3 wodle.
 
-use wazuh_aws_s3::{app, cli, debug, exit, log};
+use wazuh_aws_s3::{cli, debug, exit, log, run};
 
 use std::io::Write;
 
@@ -37,10 +37,8 @@ fn main() {
         .collect();
     let args = cli::Args::parse_process();
     log::set_debug_level(args.debug);
-    for secret in [&args.secret_key, &args.access_key].into_iter().flatten() {
-        if std::ptr::eq(secret, args.secret_key.as_ref().unwrap_or(secret)) {
-            log::register_secret(secret);
-        }
+    if let Some(secret) = &args.secret_key {
+        log::register_secret(secret);
     }
     debug!(1, "+++ Debug mode on - Level: {}", args.debug);
     debug!(2, "Args: {}", cli::Args::describe_argv(&argv));
@@ -60,7 +58,7 @@ fn main() {
     };
     let code = runtime.block_on(async {
         tokio::spawn(watch_signals());
-        match app::run(args, &argv).await {
+        match run::run(args, &argv).await {
             Ok(()) => 0,
             Err(e) => exit::report(&e),
         }

@@ -107,12 +107,14 @@ async fn another_socket_path() {
     assert_eq!(n, 5);
 }
 
+/// wazuh-modulesd turns every printed line into an event: a successful run without
+/// `--debug` prints nothing, and the totals are a debug line.
 #[tokio::test]
-async fn every_run_ends_with_a_summary_line() {
+async fn a_plain_run_prints_nothing_and_debug_1_shows_the_totals() {
     let bucket = "it-op-summary";
     seed(bucket).await;
     let wazuh = Wazuh::new();
-    let run = wazuh.run(&[
+    let args = [
         "-b",
         bucket,
         "-s",
@@ -121,18 +123,27 @@ async fn every_run_ends_with_a_summary_line() {
         "eventName",
         "-dr",
         "a-0",
-    ]);
+    ];
+    let run = wazuh.run(&args);
+    assert_eq!(run.code, 0);
+    assert_eq!(
+        run.stdout, "",
+        "stdout and stderr of a plain successful run"
+    );
+    assert_eq!(wazuh.take_messages().len(), 4);
+
+    let run = wazuh.run(&[&args[..], &["--reparse", "--debug", "1"]].concat());
     assert_eq!(run.code, 0);
     let line = run
         .stdout
         .lines()
-        .find(|l| l.starts_with("INFO: Run summary:"))
-        .unwrap();
+        .find(|l| l.starts_with("DEBUG: Run summary:"))
+        .unwrap_or_else(|| panic!("no summary line in {}", run.stdout));
     assert!(
         line.contains("2 objects listed, 0 skipped as processed, 2 processed, 0 failed, 4 events sent, 1 events discarded"),
         "{line}"
     );
-    let run = wazuh.run(&["-b", bucket, "-s", "2024-MAR-15"]);
+    let run = wazuh.run(&["-b", bucket, "-s", "2024-MAR-15", "-d", "1"]);
     assert!(
         run.stdout
             .contains("2 objects listed, 2 skipped as processed, 0 processed"),

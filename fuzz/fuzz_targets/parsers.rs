@@ -6,23 +6,18 @@ use libfuzzer_sys::fuzz_target;
 use wazuh_aws_s3::bucket::{self, ParseContext};
 use wazuh_aws_s3::message::{envelope, Origin};
 
-const TYPES: [&str; 11] = [
-    "cloudtrail", "config", "vpcflow", "custom", "guardduty", "cisco_umbrella", "waf", "alb",
-    "clb", "nlb", "server_access",
-];
-
 fuzz_target!(|data: &[u8]| {
     let Some((&pick, body)) = data.split_first() else { return };
-    let name = TYPES[pick as usize % TYPES.len()];
+    let name = bucket::TYPE_NAMES[pick as usize % bucket::TYPE_NAMES.len()];
     let Some(t) = bucket::for_type(name, "logs/dnslogs/") else { return };
     let key = if pick & 0x80 != 0 { "a/b.jsonl.gz" } else { "a/b.log" };
     let ctx = ParseContext { skip_on_error: pick & 0x40 != 0 };
     let origin = Origin { bucket: "b", account_alias: "", log_key: key, account_id: Some("111122223333") };
-    if let Ok(events) = t.parse(key, body, ctx) {
-        for e in events {
-            for out in t.reshape(envelope(&origin, e)) {
-                let _ = serde_json::to_string(&out);
-            }
+    let mut input = body;
+    let _ = t.parse_stream(key, &mut input, ctx, &mut |e| {
+        for out in t.reshape(envelope(&origin, e)) {
+            let _ = serde_json::to_string(&out);
         }
-    }
+        Ok(())
+    });
 });

@@ -1,9 +1,20 @@
 //! CloudTrail: `AWSLogs/.../CloudTrail/REGION/YYYY/MM/DD/*.json.gz`, one JSON document per
 //! object with the events under `Records`.
 
-use super::{Bucket, Emit, Layout, ParseContext, ParseError};
+use super::{Bucket, Emit, Layout, MarkerRule, ParseContext, ParseError, TypeInfo, BASE_INFO};
 use crate::json::{Map, Value};
 use crate::state::TableKind;
+
+pub const INFO: TypeInfo = TypeInfo {
+    name: "cloudtrail",
+    table: "cloudtrail",
+    table_kind: TableKind::Regional,
+    layout: Layout::AwsLogs {
+        service: "CloudTrail",
+    },
+    marker: MarkerRule::RewindOneDay,
+    ..BASE_INFO
+};
 
 /// Fields whose type changes from event to event; the indexer maps them as objects.
 const DYNAMIC_FIELDS: [&str; 3] = [
@@ -15,26 +26,8 @@ const DYNAMIC_FIELDS: [&str; 3] = [
 pub struct CloudTrail;
 
 impl Bucket for CloudTrail {
-    fn type_name(&self) -> &'static str {
-        "cloudtrail"
-    }
-
-    fn table(&self) -> (&'static str, TableKind) {
-        ("cloudtrail", TableKind::Regional)
-    }
-
-    fn layout(&self) -> Layout {
-        Layout::AwsLogs {
-            service: "CloudTrail",
-        }
-    }
-
-    fn is_aws_logs_type(&self) -> bool {
-        true
-    }
-
-    fn late_arrival(&self) -> bool {
-        true
+    fn info(&self) -> &'static TypeInfo {
+        &INFO
     }
 
     fn parse_stream(
@@ -105,6 +98,7 @@ fn disable_api_termination_ok(msg: &mut Value) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::bucket::ParseAll;
     use crate::json;
 
     const CTX: ParseContext = ParseContext {

@@ -1,12 +1,25 @@
 //! AWS Config: `AWSLogs/ACCOUNT/Config/REGION/YYYY/M/D/` with un-padded month and day,
 //! `configurationItems` per object, objects read in date order.
 
-use super::{Bucket, DateStyle, Emit, Layout, Listed, ParseContext, ParseError};
+use super::{
+    Bucket, DateStyle, Emit, Layout, Listed, MarkerRule, ParseContext, ParseError, TypeInfo,
+    BASE_INFO,
+};
 use crate::json::{Map, Value};
 use crate::state::TableKind;
 use chrono::{NaiveDate, NaiveDateTime};
 use regex::Regex;
 use std::sync::OnceLock;
+
+pub const INFO: TypeInfo = TypeInfo {
+    name: "config",
+    table: "config",
+    table_kind: TableKind::Regional,
+    layout: Layout::AwsLogs { service: "Config" },
+    date_style: DateStyle::Unpadded,
+    marker: MarkerRule::YearFolder,
+    ..BASE_INFO
+};
 
 pub struct Config;
 
@@ -22,38 +35,8 @@ fn key_date(key: &str) -> Option<NaiveDate> {
 }
 
 impl Bucket for Config {
-    fn type_name(&self) -> &'static str {
-        "config"
-    }
-
-    fn table(&self) -> (&'static str, TableKind) {
-        ("config", TableKind::Regional)
-    }
-
-    fn layout(&self) -> Layout {
-        Layout::AwsLogs { service: "Config" }
-    }
-
-    fn is_aws_logs_type(&self) -> bool {
-        true
-    }
-
-    fn date_style(&self) -> DateStyle {
-        DateStyle::Unpadded
-    }
-
-    fn floor_marker_at_only_logs_after(&self) -> bool {
-        false
-    }
-
-    /// Un-padded folders do not sort by date (`2024/10/1` < `2024/9/30`): the reference lists
-    /// from the start of the marker's year and filters and orders by the key's date instead.
-    fn adjust_start_after(&self, marker: String) -> String {
-        static RE: OnceLock<Regex> = OnceLock::new();
-        match regex(&RE, r"^(.*?/\d{4}/)").captures(&marker) {
-            Some(c) => c[1].to_string(),
-            None => marker,
-        }
+    fn info(&self) -> &'static TypeInfo {
+        &INFO
     }
 
     fn arrange_page(
@@ -241,11 +224,7 @@ mod tests {
     }
 
     #[test]
-    fn marker_is_cut_to_the_year_and_pages_sorted_by_date() {
-        assert_eq!(
-            Config.adjust_start_after("AWSLogs/1/Config/us-east-1/2024/9/30".into()),
-            "AWSLogs/1/Config/us-east-1/2024/"
-        );
+    fn pages_are_sorted_and_filtered_by_the_date_in_the_key() {
         let l = |k: &str| Listed {
             key: k.into(),
             last_modified: None,

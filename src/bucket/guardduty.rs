@@ -4,68 +4,59 @@
 //! `PREFIX/AWSLogs` exists.
 
 use super::text::Lines;
-use super::{Bucket, Emit, Layout, ParseContext, ParseError};
+use super::{Bucket, Emit, Layout, MarkerRule, ParseContext, ParseError, TypeInfo, BASE_INFO};
 use crate::json::Value;
 use crate::state::TableKind;
-use regex::Regex;
-use std::sync::OnceLock;
-
-const GUARDDUTY_URL: &str =
-    "https://documentation.wazuh.com/current/amazon/services/supported-services/guardduty.html";
 
 pub struct GuardDuty {
     pub native: bool,
 }
 
+/// Findings exported by GuardDuty itself; read again from the marker's day folder.
+pub const NATIVE: TypeInfo = TypeInfo {
+    name: "guardduty",
+    table: "guardduty",
+    table_kind: TableKind::Global,
+    layout: Layout::ServiceFolders {
+        service: "GuardDuty",
+        organization_id: true,
+    },
+    marker: MarkerRule::DayFolder,
+    ..BASE_INFO
+};
+
+/// The deprecated Kinesis Firehose layout: CloudWatch events under a prefix.
+pub const KINESIS: TypeInfo = TypeInfo {
+    name: "guardduty",
+    table: "guardduty",
+    table_kind: TableKind::Global,
+    same_prefix_date: Some(super::slash_date),
+    notice: Some(KINESIS_NOTICE),
+    ..BASE_INFO
+};
+
+const KINESIS_NOTICE: &str = "The functionality to process GuardDuty logs stored in S3 via \
+Kinesis was deprecated in 4.5. Consider configuring GuardDuty to store its findings directly in \
+an S3 bucket instead. Check \
+https://documentation.wazuh.com/current/amazon/services/supported-services/guardduty.html for \
+more information.";
+
+impl GuardDuty {
+    /// Native exports live under `PREFIX/AWSLogs/`; anything else is the Kinesis layout.
+    pub fn from_layout(aws_logs_has_folders: bool) -> Self {
+        GuardDuty {
+            native: aws_logs_has_folders,
+        }
+    }
+}
+
 impl Bucket for GuardDuty {
-    fn type_name(&self) -> &'static str {
-        "guardduty"
-    }
-
-    fn table(&self) -> (&'static str, TableKind) {
-        ("guardduty", TableKind::Global)
-    }
-
-    fn layout(&self) -> Layout {
+    fn info(&self) -> &'static TypeInfo {
         if self.native {
-            Layout::AwsLogs {
-                service: "GuardDuty",
-            }
+            &NATIVE
         } else {
-            Layout::Custom
+            &KINESIS
         }
-    }
-
-    fn same_prefix_date(&self) -> Option<&'static Regex> {
-        (!self.native).then(super::custom::slash_date)
-    }
-
-    /// Native exports are read again from the marker's day folder.
-    fn adjust_start_after(&self, marker: String) -> String {
-        static RE: OnceLock<Regex> = OnceLock::new();
-        if !self.native {
-            return marker;
-        }
-        let re = RE.get_or_init(|| {
-            Regex::new(r"^(.*?/GuardDuty/[^/]+/\d{4}/\d{2}/\d{2}/)").expect("static regex")
-        });
-        match re.captures(&marker) {
-            Some(c) => {
-                crate::debug!(2, "+++ GuardDuty: Rewound marker to day folder: {}", &c[1]);
-                c[1].to_string()
-            }
-            None => marker,
-        }
-    }
-
-    fn notice(&self) -> Option<String> {
-        (!self.native).then(|| {
-            format!(
-                "The functionality to process GuardDuty logs stored in S3 via Kinesis was deprecated \
-                 in 4.5. Consider configuring GuardDuty to store its findings directly in an S3 \
-                 bucket instead. Check {GUARDDUTY_URL} for more information."
-            )
-        })
     }
 
     fn parse_stream(
@@ -76,8 +67,8 @@ impl Bucket for GuardDuty {
         emit: &mut Emit,
     ) -> Result<(), ParseError> {
         if !key.ends_with(".jsonl.gz") {
-            let text = super::custom::read_all(input)?;
-            for event in super::custom::events_or_rows(&text)? {
+            let text = super::cloudwatch_events::read_all(input)?;
+            for event in super::cloudwatch_events::events_or_rows(&text)? {
                 emit(event)?;
             }
             return Ok(());
@@ -134,6 +125,7 @@ impl Bucket for GuardDuty {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::bucket::ParseAll;
     use crate::json;
 
     const CTX: ParseContext = ParseContext {
@@ -168,15 +160,6 @@ mod tests {
         assert_eq!(
             out[0]["aws"]["service"]["action"]["portProbeAction"]["portProbeDetails"],
             json!({"p": 1})
-        );
-    }
-
-    #[test]
-    fn native_marker_goes_back_to_the_day_folder() {
-        let g = GuardDuty { native: true };
-        assert_eq!(
-            g.adjust_start_after("AWSLogs/1/GuardDuty/eu-west-1/2024/03/14/abc.jsonl.gz".into()),
-            "AWSLogs/1/GuardDuty/eu-west-1/2024/03/14/"
         );
     }
 }

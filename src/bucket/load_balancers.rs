@@ -3,7 +3,9 @@
 //! in how `ip:port` fields are split.
 
 use super::text::{row_event, CsvReader, Extras};
-use super::{Bucket, Emit, Event, Layout, ParseContext, ParseError};
+use super::{
+    Bucket, Emit, Event, Layout, MarkerRule, ParseContext, ParseError, TypeInfo, BASE_INFO,
+};
 use crate::json::Value;
 use crate::state::TableKind;
 
@@ -83,6 +85,26 @@ const NLB_FIELDS: &[&str] = &[
     "tls_connection_creation_time",
 ];
 
+/// Load-balancer logs sit under `AWSLogs/ACCOUNT/elasticloadbalancing/REGION/`, whatever kind
+/// wrote them (kept quirk 16), and can arrive late (D11).
+const fn info(name: &'static str) -> TypeInfo {
+    TypeInfo {
+        name,
+        table: name,
+        table_kind: TableKind::Global,
+        layout: Layout::ServiceFolders {
+            service: "elasticloadbalancing",
+            organization_id: false,
+        },
+        marker: MarkerRule::RewindOneDay,
+        ..BASE_INFO
+    }
+}
+
+pub const ALB: TypeInfo = info("alb");
+pub const CLB: TypeInfo = info("clb");
+pub const NLB: TypeInfo = info("nlb");
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Kind {
     Alb,
@@ -105,14 +127,6 @@ impl LoadBalancer {
         LoadBalancer { kind: Kind::Nlb }
     }
 
-    fn name(&self) -> &'static str {
-        match self.kind {
-            Kind::Alb => "alb",
-            Kind::Clb => "clb",
-            Kind::Nlb => "nlb",
-        }
-    }
-
     fn fields(&self) -> &'static [&'static str] {
         match self.kind {
             Kind::Alb => ALB_FIELDS,
@@ -123,26 +137,12 @@ impl LoadBalancer {
 }
 
 impl Bucket for LoadBalancer {
-    fn type_name(&self) -> &'static str {
-        self.name()
-    }
-
-    fn table(&self) -> (&'static str, TableKind) {
-        (self.name(), TableKind::Global)
-    }
-
-    fn layout(&self) -> Layout {
-        Layout::AwsLogs {
-            service: "elasticloadbalancing",
+    fn info(&self) -> &'static TypeInfo {
+        match self.kind {
+            Kind::Alb => &ALB,
+            Kind::Clb => &CLB,
+            Kind::Nlb => &NLB,
         }
-    }
-
-    fn late_arrival(&self) -> bool {
-        true
-    }
-
-    fn uses_organization_id(&self) -> bool {
-        false
     }
 
     fn parse_stream(
@@ -156,7 +156,7 @@ impl Bucket for LoadBalancer {
         while let Some(row) = rows.next_row()? {
             emit({
                 let mut e = row_event(self.fields(), row, Extras::ExtraFields);
-                e.insert("source".into(), self.name().into());
+                e.insert("source".into(), self.info().name.into());
                 match self.kind {
                     Kind::Alb => {
                         for (port, ip) in [
@@ -177,7 +177,7 @@ impl Bucket for LoadBalancer {
     }
 
     fn reshape(&self, msg: Value) -> Vec<Value> {
-        vec![super::custom::reshape_custom(msg)]
+        vec![super::reshape_custom::reshape_custom(msg)]
     }
 }
 
@@ -239,6 +239,7 @@ fn split_nlb(e: &mut Event) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::bucket::ParseAll;
     use crate::json;
 
     const CTX: ParseContext = ParseContext {

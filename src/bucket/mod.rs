@@ -1,15 +1,17 @@
-//! Bucket types. Each service module says only what differs between them: where its objects
-//! live, which state table records them, how an object's bytes become events and how an
-//! event is reshaped. Listing, markers, state, sending and deleting live once, in [`driver`].
+//! Bucket types. Each type declares its facts once, as a [`TypeInfo`] (name, state table,
+//! layout, date style, marker rule), and implements the small [`Bucket`] trait for what it does
+//! differently: parse an object's stream, reshape an event, arrange a listing page. Listing,
+//! markers and recording live in `source::listing`; fetching, decoding and sending in
+//! `pipeline`.
 
 pub mod cloudtrail;
+pub mod cloudwatch_events;
 pub mod config;
 pub mod custom;
-pub mod driver;
 pub mod guardduty;
 pub mod load_balancers;
-pub mod pipeline;
 pub mod records;
+pub mod reshape_custom;
 pub mod server_access;
 pub mod text;
 pub mod umbrella;
@@ -21,16 +23,51 @@ use crate::state::TableKind;
 use chrono::{DateTime, NaiveDate, Utc};
 use regex::Regex;
 use std::fmt;
-use std::sync::OnceLock;
+use std::sync::{Arc, OnceLock};
 
-/// Where a type's objects live in the bucket.
+/// Where a type's objects live in the bucket, and what that implies for its messages and rows.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Layout {
-    /// `PREFIX/AWSLogs/SUFFIX/[ORG_ID/]ACCOUNT/SERVICE/REGION/...`: accounts and regions are
-    /// discovered from the folders unless given, and each (account, region) is read on its own.
+    /// CloudTrail, Config, VPC: `PREFIX/AWSLogs/SUFFIX/[ORG_ID/]ACCOUNT/SERVICE/REGION/...`.
+    /// Accounts and regions are discovered unless given; messages carry `aws.aws_account_id`,
+    /// the state's `bucket_path` has the suffix and the row's date comes from the file name.
     AwsLogs { service: &'static str },
+    /// GuardDuty's native exports and load balancers: the same folders, but messages and rows
+    /// as the custom types have them, the reference deriving these types from its custom
+    /// bucket (no account id, no suffix in `bucket_path`, the date from the key's folders).
+    /// Load balancers ignore `--aws_organization_id`.
+    ServiceFolders {
+        service: &'static str,
+        organization_id: bool,
+    },
     /// Everything under `PREFIX`, read as one listing for the caller's account (STS).
-    Custom,
+    Prefix,
+}
+
+impl Layout {
+    /// The service folder under `ACCOUNT/`, for the layouts that have accounts and regions.
+    pub fn service(self) -> Option<&'static str> {
+        match self {
+            Layout::AwsLogs { service } | Layout::ServiceFolders { service, .. } => Some(service),
+            Layout::Prefix => None,
+        }
+    }
+
+    /// Messages carry `aws.aws_account_id`, and `bucket_path` ends with the suffix.
+    pub fn is_aws_logs(self) -> bool {
+        matches!(self, Layout::AwsLogs { .. })
+    }
+
+    /// `--aws_organization_id` is a folder of the path.
+    pub fn has_organization_folder(self) -> bool {
+        match self {
+            Layout::AwsLogs { .. } => true,
+            Layout::ServiceFolders {
+                organization_id, ..
+            } => organization_id,
+            Layout::Prefix => false,
+        }
+    }
 }
 
 /// How a date is written in the keys, for start markers.
@@ -54,13 +91,86 @@ impl DateStyle {
     }
 }
 
-/// Why an object's content could not be turned into events.
+/// How a type moves its start marker once the common rules chose it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MarkerRule {
+    /// The last recorded key, floored at `--only_logs_after`.
+    LastKey,
+    /// CloudTrail and load balancers: the previous day's folder of the last recorded key, so
+    /// that late objects are read (D11); the state keeps that window's rows.
+    RewindOneDay,
+    /// Config: un-padded folders do not sort by date (`2024/10/1` < `2024/9/30`), so the
+    /// listing starts at the marker's year folder and pages are filtered by date instead.
+    YearFolder,
+    /// Native GuardDuty exports are read again from the marker's day folder.
+    DayFolder,
+}
+
+/// Everything about a type that is data rather than behaviour.
+#[derive(Debug)]
+pub struct TypeInfo {
+    /// The `--type` value.
+    pub name: &'static str,
+    /// The state table and which columns scope its rows.
+    pub table: &'static str,
+    pub table_kind: TableKind,
+    pub layout: Layout,
+    pub date_style: DateStyle,
+    pub marker: MarkerRule,
+    /// Server access keys join the date with `-`: the marker's `/` become this character.
+    pub marker_separator: Option<char>,
+    /// Only keys whose first date (this regex) starts right after the listing prefix are
+    /// read (the reference's "same prefix" check of custom layouts).
+    pub same_prefix_date: Option<fn() -> &'static Regex>,
+    /// Whether an empty prefix is one with no folders (the reference's check), or one with
+    /// neither folders nor objects (server access, whose objects sit at the top).
+    pub empty_when_no_folders: bool,
+    /// A line printed before the run starts (deprecation notices).
+    pub notice: Option<&'static str>,
+}
+
+impl TypeInfo {
+    /// A type whose objects can arrive late keeps every state row of the rewind window.
+    pub fn late_arrival(&self) -> bool {
+        self.marker == MarkerRule::RewindOneDay
+    }
+
+    /// `created_date` of the state row, `YYYYMMDD`. `None` leaves the object unrecorded, as
+    /// the reference does for a key it cannot read a date from.
+    pub fn creation_date(&self, object: &Listed) -> Option<i64> {
+        if self.layout.is_aws_logs() {
+            aws_logs_creation_date(&object.key)
+        } else {
+            custom_creation_date(object)
+        }
+    }
+}
+
+/// Defaults that most types share; each type's `INFO` overrides what differs.
+pub const BASE_INFO: TypeInfo = TypeInfo {
+    name: "",
+    table: "",
+    table_kind: TableKind::Global,
+    layout: Layout::Prefix,
+    date_style: DateStyle::Slashes,
+    marker: MarkerRule::LastKey,
+    marker_separator: None,
+    same_prefix_date: None,
+    empty_when_no_folders: true,
+    notice: None,
+};
+
+/// Why an object's content could not be turned into events. Parsers say what went wrong;
+/// `pipeline::failure` decides what that means for the run (exit code, `error_msg`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ParseError {
     /// The object is malformed: an `error_msg` event with `--skip_on_error`, else exit 9.
     Invalid(String),
-    /// The run cannot go on whatever the flags say (exit code, `ERROR:` text).
-    Fatal(i32, String),
+    /// Malformed, in words the reference prints itself; stops the run (exit 9). Parsers return
+    /// it only without `--skip_on_error` (WAF).
+    Rejected(String),
+    /// The run's settings do not fit the bucket: stops the run whatever the flags (exit 12).
+    Unsupported(String),
     /// Reading the object failed (a decompression error, told apart by the caller).
     Read(String),
 }
@@ -74,9 +184,10 @@ impl ParseError {
 impl fmt::Display for ParseError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            ParseError::Invalid(m) | ParseError::Fatal(_, m) | ParseError::Read(m) => {
-                f.write_str(m)
-            }
+            ParseError::Invalid(m)
+            | ParseError::Rejected(m)
+            | ParseError::Unsupported(m)
+            | ParseError::Read(m) => f.write_str(m),
         }
     }
 }
@@ -105,86 +216,9 @@ pub struct Listed {
     pub last_modified: Option<DateTime<Utc>>,
 }
 
+/// What a bucket type does differently from the others.
 pub trait Bucket: Send + Sync {
-    /// The `--type` value.
-    fn type_name(&self) -> &'static str;
-
-    /// The state table and which columns scope its rows.
-    fn table(&self) -> (&'static str, TableKind);
-
-    fn layout(&self) -> Layout;
-
-    /// `AWSLogs/` types proper (CloudTrail, Config, VPC) add `aws.aws_account_id` to every
-    /// message and put the suffix in the state's `bucket_path`.
-    fn is_aws_logs_type(&self) -> bool {
-        false
-    }
-
-    /// Whether `--aws_organization_id` is part of the `AWSLogs/` path (load balancers ignore it).
-    fn uses_organization_id(&self) -> bool {
-        true
-    }
-
-    /// Types whose objects can arrive late rewind their start marker one day folder and keep
-    /// that window's state rows (D11).
-    fn late_arrival(&self) -> bool {
-        false
-    }
-
-    fn date_style(&self) -> DateStyle {
-        DateStyle::Slashes
-    }
-
-    /// Only keys whose first date (this regex) starts right after the listing prefix are
-    /// read (the reference's "same prefix" check of custom layouts).
-    fn same_prefix_date(&self) -> Option<&'static Regex> {
-        None
-    }
-
-    /// Server access keys join the date with `-`: the marker's `/` become this character.
-    fn marker_separator(&self) -> Option<char> {
-        None
-    }
-
-    /// Whether the start marker is raised to the `--only_logs_after` folder when below it.
-    fn floor_marker_at_only_logs_after(&self) -> bool {
-        true
-    }
-
-    /// A last chance to move the start marker (Config cuts it to the year folder).
-    fn adjust_start_after(&self, marker: String) -> String {
-        marker
-    }
-
-    /// Order and filter one listing page (Config sorts by the date in the key).
-    fn arrange_page(
-        &self,
-        objects: Vec<Listed>,
-        _only_logs_after: Option<NaiveDate>,
-    ) -> Vec<Listed> {
-        objects
-    }
-
-    /// Whether an empty prefix is one with no folders (the reference's check), or one with
-    /// neither folders nor objects (server access, whose objects sit at the top).
-    fn empty_when_no_folders(&self) -> bool {
-        true
-    }
-
-    /// `created_date` of the state row, `YYYYMMDD`. `None` leaves the object unrecorded, as
-    /// the reference does for a key it cannot read a date from.
-    fn creation_date(&self, object: &Listed) -> Option<i64> {
-        if self.is_aws_logs_type() {
-            aws_logs_creation_date(&object.key)
-        } else {
-            custom_creation_date(object)
-        }
-    }
-
-    /// A line printed before the run starts (deprecation notices).
-    fn notice(&self) -> Option<String> {
-        None
-    }
+    fn info(&self) -> &'static TypeInfo;
 
     /// Read one decompressed object and emit its events in order, without holding the
     /// object whole where the format allows it.
@@ -196,23 +230,61 @@ pub trait Bucket: Send + Sync {
         emit: &mut Emit,
     ) -> Result<(), ParseError>;
 
-    /// Every event of an object held in memory.
-    fn parse(&self, key: &str, data: &[u8], ctx: ParseContext) -> Result<Vec<Event>, ParseError> {
-        let mut events = Vec::new();
-        let mut input = data;
-        self.parse_stream(key, &mut input, ctx, &mut |e| {
-            events.push(e);
-            Ok(())
-        })?;
-        Ok(events)
-    }
-
     /// Reshape one enveloped message into what is sent (usually one message).
     fn reshape(&self, msg: Value) -> Vec<Value> {
         let mut msg = msg;
         crate::message::reformat_generic(&mut msg);
         vec![msg]
     }
+
+    /// Order and filter one listing page (Config sorts by the date in the key).
+    fn arrange_page(
+        &self,
+        objects: Vec<Listed>,
+        _only_logs_after: Option<NaiveDate>,
+    ) -> Vec<Listed> {
+        objects
+    }
+}
+
+/// Every `--type` value, in the reference's order.
+pub const TYPE_NAMES: [&str; 11] = [
+    "cloudtrail",
+    "vpcflow",
+    "config",
+    "custom",
+    "guardduty",
+    "cisco_umbrella",
+    "waf",
+    "alb",
+    "clb",
+    "nlb",
+    "server_access",
+];
+
+/// The bucket type for a `--type` value (case-insensitive), or `None` for an unknown type.
+/// GuardDuty starts as native; `guardduty::settle` looks at the bucket once it can.
+pub fn for_type(name: &str, prefix: &str) -> Option<Arc<dyn Bucket>> {
+    Some(match name.to_lowercase().as_str() {
+        "cloudtrail" => Arc::new(cloudtrail::CloudTrail),
+        "config" => Arc::new(config::Config),
+        "vpcflow" => Arc::new(vpcflow::VpcFlow),
+        "custom" => Arc::new(custom::Custom),
+        "guardduty" => Arc::new(guardduty::GuardDuty { native: true }),
+        "cisco_umbrella" => Arc::new(umbrella::Umbrella::new(prefix)),
+        "waf" => Arc::new(waf::Waf),
+        "alb" => Arc::new(load_balancers::LoadBalancer::alb()),
+        "clb" => Arc::new(load_balancers::LoadBalancer::clb()),
+        "nlb" => Arc::new(load_balancers::LoadBalancer::nlb()),
+        "server_access" => Arc::new(server_access::ServerAccess),
+        _ => return None,
+    })
+}
+
+/// `PREFIX/YYYY/MM/DD/...`: the date folder that must follow a custom prefix directly.
+pub fn slash_date() -> &'static Regex {
+    static RE: OnceLock<Regex> = OnceLock::new();
+    RE.get_or_init(|| Regex::new(r"\d{4}/\d{2}/\d{2}").expect("static regex"))
 }
 
 /// `ACCOUNT_SERVICE_REGION_20240315T1405Z_RANDOM.json.gz` -> 20240315.
@@ -240,262 +312,24 @@ pub fn custom_creation_date(object: &Listed) -> Option<i64> {
     }
 }
 
-/// The bucket type for a `--type` value (case-insensitive), or `None` for an unknown type.
-/// GuardDuty is resolved later, once the bucket was looked at (native or Kinesis layout).
-pub fn for_type(name: &str, prefix: &str) -> Option<std::sync::Arc<dyn Bucket>> {
-    Some(match name.to_lowercase().as_str() {
-        "cloudtrail" => std::sync::Arc::new(cloudtrail::CloudTrail),
-        "config" => std::sync::Arc::new(config::Config),
-        "vpcflow" => std::sync::Arc::new(vpcflow::VpcFlow),
-        "custom" => std::sync::Arc::new(custom::Custom),
-        "guardduty" => std::sync::Arc::new(guardduty::GuardDuty { native: true }),
-        "cisco_umbrella" => std::sync::Arc::new(umbrella::Umbrella::new(prefix)),
-        "waf" => std::sync::Arc::new(waf::Waf),
-        "alb" => std::sync::Arc::new(load_balancers::LoadBalancer::alb()),
-        "clb" => std::sync::Arc::new(load_balancers::LoadBalancer::clb()),
-        "nlb" => std::sync::Arc::new(load_balancers::LoadBalancer::nlb()),
-        "server_access" => std::sync::Arc::new(server_access::ServerAccess),
-        _ => return None,
-    })
+#[cfg(test)]
+mod tests;
+
+/// Every event of an object held in memory, for tests.
+#[cfg(test)]
+pub trait ParseAll {
+    fn parse(&self, key: &str, data: &[u8], ctx: ParseContext) -> Result<Vec<Event>, ParseError>;
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn creation_date_from_key() {
-        assert_eq!(
-            aws_logs_creation_date(
-                "AWSLogs/1/CloudTrail/us-east-1/2024/03/15/1_CloudTrail_us-east-1_20240315T1405Z_Fb.json.gz"
-            ),
-            Some(20240315)
-        );
-        assert_eq!(aws_logs_creation_date("AWSLogs/x/readme.txt"), None);
-        let listed = |key: &str| Listed {
-            key: key.into(),
-            last_modified: Some("2024-05-06T10:00:00Z".parse().unwrap()),
-        };
-        assert_eq!(
-            custom_creation_date(&listed(
-                "events/2024/07/07/07/sec-events-1-2024-07-08-07-10-00-x.gz"
-            )),
-            Some(20240708)
-        );
-        assert_eq!(
-            custom_creation_date(&listed("access/2024-02-06-00-05-12-DA93")),
-            Some(20240206)
-        );
-        assert_eq!(
-            custom_creation_date(&listed("no-date-here")),
-            Some(20240506)
-        );
-    }
-
-    #[test]
-    fn date_styles() {
-        let d = NaiveDate::from_ymd_opt(2025, 1, 5).unwrap();
-        assert_eq!(DateStyle::Slashes.format(d), "2025/01/05");
-        assert_eq!(DateStyle::Dashes.format(d), "2025-01-05");
-        assert_eq!(DateStyle::Unpadded.format(d), "2025/1/5");
-    }
-
-    #[test]
-    fn types_resolve() {
-        for t in [
-            "cloudtrail",
-            "vpcflow",
-            "config",
-            "custom",
-            "guardduty",
-            "cisco_umbrella",
-            "waf",
-            "alb",
-            "clb",
-            "nlb",
-            "server_access",
-        ] {
-            assert!(for_type(t, "").is_some(), "{t}");
-        }
-        assert!(for_type("CloudTrail", "").is_some());
-        assert!(for_type("firewall", "").is_none());
-    }
-}
-
-/// No input makes a parser or a reshaping panic: malformed objects are errors.
-#[cfg(test)]
-mod robustness {
-    use super::*;
-
-    const SAMPLES: &[&[u8]] = &[
-        b"",
-        b"\n\n",
-        b" ",
-        b"-",
-        b"{",
-        b"{\"Records\": [{\"a\": null, \"requestParameters\": [\"x\"], \"tags\": [1]}]}",
-        b"{\"configurationItems\": [{\"configuration\": {\"securityGroups\": 5, \"state\": [1, 2], \"createdTime\": {}, \"x\": {\"Content\": [1]}}}]}",
-        b"version account-id srcaddr start end\n2 1 10.0.0.1 notanumber 99999999999999999999\n",
-        b"2 123 eni 1.1.1.1 2.2.2.2 1 2 6 1 1 1735722300 1735722360 ACCEPT OK extra more\n2 1\n",
-        b"{\"source\":\"aws.macie\",\"detail\":{\"summary\":{\"Events\":{\"x\":{\"count\":{\"a\":[1,{\"b\":2}]}}},\"IP\":[1]},\"lat\":040.1,\"lon\":-00.5}}  \n",
-        b"{\"source\":5,\"detail\":{}}",
-        b"{\"id\":1,\"service\":{\"serviceName\":\"guardduty\",\"action\":{\"portProbeAction\":{\"portProbeDetails\":[1,2,3]}}}}\n",
-        b"{\"httpRequest\":{\"headers\":[{\"name\":5}]}}{\"httpRequest\":7}\n[1]\n",
-        b"h2 2024 app 1:2:3 - - - - 200 - 0 0 \"unterminated",
-        b"owner [unclosed \"quote 'x' [a] \"\" '\n\n  \n",
-        b"\"a,b\",\"c\"\"d\",e,,\n\"multi\nline\"",
-        b"\xff\xfe\x00binary\x80",
-        "\u{feff}héllo wörld ✓ \"ünï cödé\"\n".as_bytes(),
-    ];
-
-    /// A small deterministic generator: the tests must not depend on a random seed.
-    fn mutations(sample: &[u8]) -> Vec<Vec<u8>> {
-        let mut out = vec![sample.to_vec()];
-        let mut state: u32 = 0x9e37_79b9 ^ sample.len() as u32;
-        for _ in 0..24 {
-            state ^= state << 13;
-            state ^= state >> 17;
-            state ^= state << 5;
-            let mut m = sample.to_vec();
-            if !m.is_empty() {
-                let at = state as usize % m.len();
-                match state % 3 {
-                    0 => m.truncate(at),
-                    1 => m[at] = (state >> 8) as u8,
-                    _ => m.insert(at, b"\"{[\n ,:-"[(state >> 4) as usize % 8]),
-                }
-            }
-            out.push(m);
-        }
-        out
-    }
-
-    #[test]
-    fn parsers_and_reshaping_never_panic() {
-        let types: Vec<Box<dyn Bucket>> = vec![
-            Box::new(cloudtrail::CloudTrail),
-            Box::new(config::Config),
-            Box::new(vpcflow::VpcFlow),
-            Box::new(custom::Custom),
-            Box::new(guardduty::GuardDuty { native: true }),
-            Box::new(guardduty::GuardDuty { native: false }),
-            Box::new(umbrella::Umbrella::new("x/dnslogs/")),
-            Box::new(waf::Waf),
-            Box::new(load_balancers::LoadBalancer::alb()),
-            Box::new(load_balancers::LoadBalancer::clb()),
-            Box::new(load_balancers::LoadBalancer::nlb()),
-            Box::new(server_access::ServerAccess),
-        ];
-        let origin = crate::message::Origin {
-            bucket: "b",
-            account_alias: "",
-            log_key: "k",
-            account_id: Some("111122223333"),
-        };
-        for sample in SAMPLES {
-            for data in mutations(sample) {
-                for t in &types {
-                    for key in ["a/b.jsonl.gz", "a/b.log"] {
-                        for skip_on_error in [false, true] {
-                            let ctx = ParseContext { skip_on_error };
-                            if let Ok(events) = t.parse(key, &data, ctx) {
-                                for e in events {
-                                    let msg = crate::message::envelope(&origin, e);
-                                    for out in t.reshape(msg) {
-                                        assert!(serde_json::to_string(&out).is_ok());
-                                    }
-                                }
-                            }
-                        }
-                    }
-                }
-            }
-        }
-    }
-}
-
-/// The edge cases every line or JSON format meets in real buckets.
-#[cfg(test)]
-mod edge_cases {
-    use super::*;
-
-    const CTX: ParseContext = ParseContext {
-        skip_on_error: false,
-    };
-
-    fn count(t: &dyn Bucket, key: &str, data: &[u8]) -> usize {
-        t.parse(key, data, CTX)
-            .map(|e| e.len())
-            .unwrap_or(usize::MAX)
-    }
-
-    #[test]
-    fn empty_objects_have_no_events() {
-        let line_types: Vec<Box<dyn Bucket>> = vec![
-            Box::new(vpcflow::VpcFlow),
-            Box::new(waf::Waf),
-            Box::new(load_balancers::LoadBalancer::alb()),
-            Box::new(load_balancers::LoadBalancer::nlb()),
-            Box::new(load_balancers::LoadBalancer::clb()),
-            Box::new(umbrella::Umbrella::new("dnslogs")),
-            Box::new(server_access::ServerAccess),
-            Box::new(custom::Custom),
-            Box::new(guardduty::GuardDuty { native: true }),
-        ];
-        for t in &line_types {
-            assert_eq!(count(t.as_ref(), "k.jsonl.gz", b""), 0, "{}", t.type_name());
-        }
-        // A JSON document type needs a document (json.load of nothing fails).
-        assert!(cloudtrail::CloudTrail.parse("k", b"", CTX).is_err());
-        assert!(config::Config.parse("k", b"", CTX).is_err());
-    }
-
-    #[test]
-    fn header_only_vpc_file_and_truncated_last_lines() {
-        assert_eq!(
-            count(&vpcflow::VpcFlow, "k", b"version account-id start end\n"),
-            0
-        );
-        let no_final_newline = b"2 1 eni 1.1.1.1 2.2.2.2 1 2 6 1 1 1735722300 1735722360 ACCEPT OK";
-        assert_eq!(count(&vpcflow::VpcFlow, "k", no_final_newline), 1);
-        let lb = load_balancers::LoadBalancer::clb();
-        let e = lb
-            .parse("k", b"2024-06-01T00:05:00Z my-clb 1.2.3.4:5", CTX)
-            .unwrap();
-        assert_eq!(
-            e[0].len(),
-            4,
-            "three columns and source; the rest is missing, not null"
-        );
-        let sa = server_access::ServerAccess;
-        assert_eq!(
-            sa.parse("k", b"owner bucket [06/Feb/2024:00:00:38", CTX)
-                .unwrap()[0]["time"],
-            "[06/Feb/2024:00:00:38"
-        );
-    }
-
-    #[test]
-    fn non_ascii_and_dash_fields_are_kept_as_text() {
-        let u = umbrella::Umbrella::new("iplogs");
-        let e = u
-            .parse(
-                "k",
-                "\"2024-08-20\",\"Büro-Köln ✓\",10.0.0.1,-,-\n".as_bytes(),
-                CTX,
-            )
-            .unwrap();
-        assert_eq!(e[0]["identity"], "Büro-Köln ✓");
-        assert_eq!(e[0]["source_port"], "-");
-        let nlb = load_balancers::LoadBalancer::nlb();
-        let e = nlb
-            .parse(
-                "k",
-                b"tls 2.0 t net/x l 1.2.3.4:5 6.7.8.9:443 - - - - - - - - - - - - - - - x y\n",
-                CTX,
-            )
-            .unwrap();
-        assert_eq!(e[0]["extra_fields"], serde_json::json!(["x", "y"]));
-        assert_eq!(e[0]["incoming_tls_alert"], "-");
+impl<T: Bucket + ?Sized> ParseAll for T {
+    fn parse(&self, key: &str, data: &[u8], ctx: ParseContext) -> Result<Vec<Event>, ParseError> {
+        let mut events = Vec::new();
+        let mut input = data;
+        self.parse_stream(key, &mut input, ctx, &mut |e| {
+            events.push(e);
+            Ok(())
+        })?;
+        Ok(events)
     }
 }

@@ -2,7 +2,7 @@
 //! bracketed times and quoted values.
 
 use super::text::Lines;
-use super::{Bucket, DateStyle, Emit, Event, Layout, ParseContext, ParseError};
+use super::{Bucket, DateStyle, Emit, Event, ParseContext, ParseError, TypeInfo, BASE_INFO};
 use crate::json::Value;
 use crate::state::TableKind;
 use regex::Regex;
@@ -37,36 +37,26 @@ const FIELDS: [&str; 24] = [
 
 pub struct ServerAccess;
 
+pub const INFO: TypeInfo = TypeInfo {
+    name: "server_access",
+    table: "s3_server_access",
+    table_kind: TableKind::Global,
+    date_style: DateStyle::Dashes,
+    marker_separator: Some('-'),
+    same_prefix_date: Some(key_timestamp),
+    empty_when_no_folders: false,
+    ..BASE_INFO
+};
+
+/// `2024-02-06-00-05-12`, which must follow the prefix directly.
+fn key_timestamp() -> &'static Regex {
+    static RE: OnceLock<Regex> = OnceLock::new();
+    RE.get_or_init(|| Regex::new(r"\d{4}-\d{2}-\d{2}-\d{2}-\d{2}-\d{2}").expect("static regex"))
+}
+
 impl Bucket for ServerAccess {
-    fn type_name(&self) -> &'static str {
-        "server_access"
-    }
-
-    fn table(&self) -> (&'static str, TableKind) {
-        ("s3_server_access", TableKind::Global)
-    }
-
-    fn layout(&self) -> Layout {
-        Layout::Custom
-    }
-
-    fn date_style(&self) -> DateStyle {
-        DateStyle::Dashes
-    }
-
-    fn same_prefix_date(&self) -> Option<&'static Regex> {
-        static RE: OnceLock<Regex> = OnceLock::new();
-        Some(RE.get_or_init(|| {
-            Regex::new(r"\d{4}-\d{2}-\d{2}-\d{2}-\d{2}-\d{2}").expect("static regex")
-        }))
-    }
-
-    fn marker_separator(&self) -> Option<char> {
-        Some('-')
-    }
-
-    fn empty_when_no_folders(&self) -> bool {
-        false
+    fn info(&self) -> &'static TypeInfo {
+        &INFO
     }
 
     fn parse_stream(
@@ -93,7 +83,7 @@ impl Bucket for ServerAccess {
     }
 
     fn reshape(&self, msg: Value) -> Vec<Value> {
-        vec![super::custom::reshape_custom(msg)]
+        vec![super::reshape_custom::reshape_custom(msg)]
     }
 }
 
@@ -148,6 +138,7 @@ fn split_line(line: &str) -> Vec<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::bucket::ParseAll;
 
     #[test]
     fn line_groups() {

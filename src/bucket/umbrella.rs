@@ -2,8 +2,7 @@
 //! `.../iplogs/`, whose columns the prefix decides.
 
 use super::text::{row_event, CsvReader, Extras};
-use super::{Bucket, DateStyle, Emit, Layout, ParseContext, ParseError};
-use crate::exit::code;
+use super::{Bucket, DateStyle, Emit, ParseContext, ParseError, TypeInfo, BASE_INFO};
 use crate::json::Value;
 use crate::state::TableKind;
 
@@ -57,6 +56,14 @@ const IP_FIELDS: &[&str] = &[
     "categories",
 ];
 
+pub const INFO: TypeInfo = TypeInfo {
+    name: "cisco_umbrella",
+    table: "cisco_umbrella",
+    table_kind: TableKind::Global,
+    date_style: DateStyle::Dashes,
+    ..BASE_INFO
+};
+
 pub struct Umbrella {
     fields: Option<&'static [&'static str]>,
 }
@@ -77,20 +84,8 @@ impl Umbrella {
 }
 
 impl Bucket for Umbrella {
-    fn type_name(&self) -> &'static str {
-        "cisco_umbrella"
-    }
-
-    fn table(&self) -> (&'static str, TableKind) {
-        ("cisco_umbrella", TableKind::Global)
-    }
-
-    fn layout(&self) -> Layout {
-        Layout::Custom
-    }
-
-    fn date_style(&self) -> DateStyle {
-        DateStyle::Dashes
+    fn info(&self) -> &'static TypeInfo {
+        &INFO
     }
 
     fn parse_stream(
@@ -101,8 +96,7 @@ impl Bucket for Umbrella {
         emit: &mut Emit,
     ) -> Result<(), ParseError> {
         let Some(fields) = self.fields else {
-            return Err(ParseError::Fatal(
-                code::INVALID_TYPE,
+            return Err(ParseError::Unsupported(
                 "Only 'dnslogs', 'proxylogs' or 'iplogs' are allowed for Cisco Umbrella".into(),
             ));
         };
@@ -116,13 +110,14 @@ impl Bucket for Umbrella {
     }
 
     fn reshape(&self, msg: Value) -> Vec<Value> {
-        vec![super::custom::reshape_custom(msg)]
+        vec![super::reshape_custom::reshape_custom(msg)]
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::bucket::ParseAll;
 
     const CTX: ParseContext = ParseContext {
         skip_on_error: false,
@@ -138,7 +133,7 @@ mod tests {
         assert!(e.get("identity_types").is_none());
         assert!(matches!(
             Umbrella::new("other/").parse("k", data, CTX),
-            Err(ParseError::Fatal(12, _))
+            Err(ParseError::Unsupported(_))
         ));
     }
 }

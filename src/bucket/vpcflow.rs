@@ -2,7 +2,7 @@
 //! read per flow log of the region (its id is in the key).
 
 use super::text::{row_event, CsvReader, Extras};
-use super::{Bucket, Emit, Event, Layout, ParseContext, ParseError};
+use super::{Bucket, Emit, Event, Layout, ParseContext, ParseError, TypeInfo, BASE_INFO};
 use crate::json::Value;
 use crate::state::TableKind;
 use chrono::DateTime;
@@ -29,23 +29,19 @@ pub const DEFAULT_FIELDS: [&str; 14] = [
 
 pub struct VpcFlow;
 
+pub const INFO: TypeInfo = TypeInfo {
+    name: "vpcflow",
+    table: "vpcflow",
+    table_kind: TableKind::FlowLog,
+    layout: Layout::AwsLogs {
+        service: "vpcflowlogs",
+    },
+    ..BASE_INFO
+};
+
 impl Bucket for VpcFlow {
-    fn type_name(&self) -> &'static str {
-        "vpcflow"
-    }
-
-    fn table(&self) -> (&'static str, TableKind) {
-        ("vpcflow", TableKind::FlowLog)
-    }
-
-    fn layout(&self) -> Layout {
-        Layout::AwsLogs {
-            service: "vpcflowlogs",
-        }
-    }
-
-    fn is_aws_logs_type(&self) -> bool {
-        true
+    fn info(&self) -> &'static TypeInfo {
+        &INFO
     }
 
     fn parse_stream(
@@ -114,6 +110,7 @@ fn iso_time(v: &str) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::bucket::ParseAll;
     use crate::json;
 
     fn flow_records(text: &str) -> Result<Vec<Event>, ParseError> {

@@ -2,11 +2,9 @@
 //! `httpRequest.headers` reduced to the standard header names.
 
 use super::text::Lines;
-use super::{Bucket, Emit, Event, Layout, ParseContext, ParseError};
-use crate::exit::code;
+use super::{Bucket, Emit, Event, ParseContext, ParseError, TypeInfo, BASE_INFO};
 use crate::json::{Map, Value};
 use crate::state::TableKind;
-use regex::Regex;
 
 const STANDARD_HTTP_HEADERS: &[&str] = &[
     "a-im",
@@ -56,25 +54,19 @@ const STANDARD_HTTP_HEADERS: &[&str] = &[
 
 pub struct Waf;
 
+pub const INFO: TypeInfo = TypeInfo {
+    name: "waf",
+    table: "waf",
+    table_kind: TableKind::Global,
+    same_prefix_date: Some(super::slash_date),
+    ..BASE_INFO
+};
+
 impl Bucket for Waf {
-    fn type_name(&self) -> &'static str {
-        "waf"
+    fn info(&self) -> &'static TypeInfo {
+        &INFO
     }
 
-    fn table(&self) -> (&'static str, TableKind) {
-        ("waf", TableKind::Global)
-    }
-
-    fn layout(&self) -> Layout {
-        Layout::Custom
-    }
-
-    fn same_prefix_date(&self) -> Option<&'static Regex> {
-        Some(super::custom::slash_date())
-    }
-
-    /// Kept from the reference (kept quirk 12): a bad line or an event without headers stops
-    /// the run (exit 9) unless `--skip_on_error`, which drops the bad line and keeps the event.
     fn parse_stream(
         &self,
         key: &str,
@@ -99,7 +91,7 @@ impl Bucket for Waf {
                     let name = key.rsplit('/').next().unwrap_or(key);
                     let msg = format!("Events from {name} file could not be loaded.");
                     if !ctx.skip_on_error {
-                        return Err(ParseError::Fatal(code::PARSE, msg));
+                        return Err(ParseError::Rejected(msg));
                     }
                     crate::log::error(&msg);
                     break;
@@ -112,7 +104,7 @@ impl Bucket for Waf {
                 if !filter_headers(&mut event) {
                     let msg = format!("The {key} file doesn't have the expected structure.");
                     if !ctx.skip_on_error {
-                        return Err(ParseError::Fatal(code::PARSE, msg));
+                        return Err(ParseError::Rejected(msg));
                     }
                     crate::log::error(&msg);
                 }
@@ -123,7 +115,7 @@ impl Bucket for Waf {
     }
 
     fn reshape(&self, msg: Value) -> Vec<Value> {
-        vec![super::custom::reshape_custom(msg)]
+        vec![super::reshape_custom::reshape_custom(msg)]
     }
 }
 
@@ -155,6 +147,7 @@ fn filter_headers(event: &mut Event) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::bucket::ParseAll;
     use crate::json;
 
     const NO_SKIP: ParseContext = ParseContext {
@@ -183,7 +176,7 @@ mod tests {
         let data = b"{\"a\":1}\nnot json\n";
         assert!(matches!(
             Waf.parse("k", data, NO_SKIP),
-            Err(ParseError::Fatal(9, _))
+            Err(ParseError::Rejected(_))
         ));
         let events = Waf.parse("k", data, SKIP).unwrap();
         assert_eq!(

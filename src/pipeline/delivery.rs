@@ -1,0 +1,126 @@
+//! The end of an object's way: its batches are sent to the sink, held until the object was
+//! read whole (the reference's all-or-nothing) unless they grow past [`HOLD_BYTES`], and a
+//! failed object is turned into its `error_msg` (with `--skip_on_error`) or into the error
+//! that ends the run. What "finished" means afterwards (a state row, an SQS delete) is the
+//! source's business.
+
+use super::failure::Disposition;
+use super::{Chunk, ObjectRef};
+use crate::debug;
+use crate::exit::{code, fail};
+use crate::message;
+use crate::queue::{Datagrams, Output, HEADER};
+use crate::summary::Summary;
+use anyhow::Result;
+use tokio::sync::mpsc;
+
+/// Messages of one object held back until it was read whole, at most.
+const HOLD_BYTES: usize = 8 * 1024 * 1024;
+
+/// Where messages go, and the run's totals.
+pub struct Sink {
+    pub output: Output,
+    pub summary: Summary,
+}
+
+impl Sink {
+    pub fn new(output: Output) -> Self {
+        Sink {
+            output,
+            summary: Summary::default(),
+        }
+    }
+
+    pub fn send(&mut self, datagrams: &Datagrams) -> Result<()> {
+        if crate::log::enabled(3) {
+            for d in datagrams.iter_str() {
+                debug!(3, "{}", d.strip_prefix(HEADER).unwrap_or(d));
+            }
+        }
+        self.summary.events_sent += self.output.send_all(datagrams)?;
+        Ok(())
+    }
+
+    /// Send what an object yields. `Ok` means the object is finished (its events, or its
+    /// `error_msg`, were accepted); an error ends the run.
+    pub async fn deliver(
+        &mut self,
+        object: &ObjectRef,
+        account_alias: &str,
+        skip_on_error: bool,
+        rx: mpsc::Receiver<Chunk>,
+    ) -> Result<()> {
+        let (outcome, streamed) = self.receive(&object.key, rx).await?;
+        let Err(failure) = outcome else {
+            return Ok(());
+        };
+        let (error_msg, fatal) = match failure.classify(&object.key) {
+            Disposition::Fatal(e) => return Err(e),
+            Disposition::Skippable { error_msg, fatal } => (error_msg, fatal),
+        };
+        if streamed {
+            crate::log::warning(&format!(
+                "{} failed after some of its events were sent; they will be sent again when \
+                 it is read again",
+                object.key
+            ));
+        }
+        self.summary.objects_failed += 1;
+        if !skip_on_error {
+            return Err(fatal);
+        }
+        debug!(1, "++ {error_msg}; skipping...");
+        let msg = message::error_envelope(&object.origin(account_alias), &error_msg);
+        let mut one = Datagrams::default();
+        one.push_json(&msg)?;
+        self.send(&one)
+    }
+
+    /// Receive an object's batches until its result, sending them as [`deliver`] says.
+    /// Returns the result and whether messages were sent before it came.
+    async fn receive(
+        &mut self,
+        key: &str,
+        mut rx: mpsc::Receiver<Chunk>,
+    ) -> Result<(Result<(), super::failure::ObjectFailure>, bool)> {
+        let mut held: Vec<Datagrams> = Vec::new();
+        let mut held_bytes = 0;
+        let mut streaming = false;
+        loop {
+            match rx.recv().await {
+                Some(Chunk::Messages {
+                    datagrams,
+                    discarded,
+                }) => {
+                    self.summary.events_discarded += discarded;
+                    if streaming {
+                        self.send(&datagrams)?;
+                        continue;
+                    }
+                    held_bytes += datagrams.bytes();
+                    held.push(datagrams);
+                    if held_bytes > HOLD_BYTES {
+                        streaming = true;
+                        for batch in std::mem::take(&mut held) {
+                            self.send(&batch)?;
+                        }
+                    }
+                }
+                Some(Chunk::Done(result)) => {
+                    if result.is_ok() {
+                        for batch in &held {
+                            self.send(batch)?;
+                        }
+                    }
+                    return Ok((result, streaming));
+                }
+                None => {
+                    return Err(fail(
+                        code::UNKNOWN,
+                        format!("reading {key} stopped without a result"),
+                    ))
+                }
+            }
+        }
+    }
+}

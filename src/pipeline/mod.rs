@@ -1,0 +1,252 @@
+//! One object from S3 to the messages it yields, run for several objects at once. It knows
+//! nothing of where the key came from: a source hands it (bucket, key, how to parse) and gets
+//! the object's batches back on a channel; [`delivery`] sends them and tells the source how the
+//! object ended.
+//!
+//! A job downloads its object, decompresses and parses it as the bytes arrive (on a blocking
+//! thread: it is CPU work), and filters, envelopes, reshapes and serializes each event there
+//! too. The messages travel in batches over a small bounded channel, so a job that runs ahead
+//! of the sink waits instead of buffering: memory stays flat however large the object, and
+//! each object's messages are still sent in order.
+
+pub mod delivery;
+pub mod failure;
+
+use crate::aws::{classify, s3_unexpected, AwsErrorKind};
+use crate::bucket::{Bucket, ParseContext, ParseError};
+use crate::decode::{self, Compression};
+use crate::exit::{code, fail};
+use crate::message::{self, DiscardFilter, Origin};
+use crate::queue::Datagrams;
+use failure::ObjectFailure;
+use std::io::Read;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use tokio::io::{AsyncRead, AsyncReadExt};
+use tokio::sync::mpsc;
+
+/// Messages of one batch add up to about this many bytes.
+const BATCH_BYTES: usize = 256 * 1024;
+/// Batches a job may have waiting for the sink.
+const QUEUED_BATCHES: usize = 4;
+
+/// What every object of a run shares.
+pub struct RunContext {
+    pub s3: aws_sdk_s3::Client,
+    pub bucket_type: Arc<dyn Bucket>,
+    pub ctx: ParseContext,
+    pub discard: Option<Arc<DiscardFilter>>,
+    pub account_alias: String,
+    /// Bytes downloaded by every job of the run.
+    pub bytes_read: Arc<AtomicU64>,
+}
+
+/// One object and how its messages are labelled.
+#[derive(Debug, Clone)]
+pub struct ObjectRef {
+    pub bucket: String,
+    pub key: String,
+    /// `aws.aws_account_id` of the messages, for `AWSLogs/` types.
+    pub account_id: Option<String>,
+}
+
+impl ObjectRef {
+    pub fn origin<'a>(&'a self, account_alias: &'a str) -> Origin<'a> {
+        Origin {
+            bucket: &self.bucket,
+            account_alias,
+            log_key: &self.key,
+            account_id: self.account_id.as_deref(),
+        }
+    }
+}
+
+pub enum Chunk {
+    /// Whole datagrams (`1:Wazuh-AWS:` and the JSON), in order.
+    Messages {
+        datagrams: Datagrams,
+        discarded: u64,
+    },
+    Done(Result<(), ObjectFailure>),
+}
+
+/// Start a job; its batches and result arrive on the returned channel.
+pub fn start(run: Arc<RunContext>, object: ObjectRef) -> mpsc::Receiver<Chunk> {
+    let (tx, rx) = mpsc::channel(QUEUED_BATCHES);
+    tokio::spawn(async move {
+        let result = fetch_and_parse(run, object, tx.clone()).await;
+        let _ = tx.send(Chunk::Done(result)).await;
+    });
+    rx
+}
+
+async fn fetch_and_parse(
+    run: Arc<RunContext>,
+    object: ObjectRef,
+    tx: mpsc::Sender<Chunk>,
+) -> Result<(), ObjectFailure> {
+    let resp = run
+        .s3
+        .get_object()
+        .bucket(&object.bucket)
+        .key(&object.key)
+        .send()
+        .await;
+    let resp = match resp {
+        Ok(r) => r,
+        Err(e) => {
+            let err = classify("GetObject", &e);
+            return Err(match err.kind {
+                AwsErrorKind::Service(_) => ObjectFailure::Fetch(err.text),
+                _ => ObjectFailure::Fatal(
+                    err.into_failure("get_object", |err| s3_unexpected(err.text)),
+                ),
+            });
+        }
+    };
+    let body = resp.body.into_async_read();
+    let handle = tokio::runtime::Handle::current();
+    tokio::task::spawn_blocking(move || parse_body(&run, &object, body, handle, tx))
+        .await
+        .unwrap_or_else(|e| {
+            Err(ObjectFailure::Fatal(fail(
+                code::UNKNOWN,
+                format!("a worker thread failed: {e}"),
+            )))
+        })
+}
+
+/// The S3 body as a blocking reader; a failure of the connection is remembered, so that it
+/// ends the run (exit 7) instead of passing for a bad object.
+struct BodyReader<R> {
+    body: R,
+    handle: tokio::runtime::Handle,
+    failed: Arc<Mutex<Option<String>>>,
+    bytes_read: Arc<AtomicU64>,
+}
+
+impl<R: AsyncRead + Unpin> Read for BodyReader<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.handle.block_on(self.body.read(buf)).inspect_err(|e| {
+            if let Ok(mut f) = self.failed.lock() {
+                f.get_or_insert_with(|| e.to_string());
+            }
+        })?;
+        self.bytes_read.fetch_add(n as u64, Ordering::Relaxed);
+        Ok(n)
+    }
+}
+
+fn parse_body<R: AsyncRead + Unpin + Send + 'static>(
+    run: &RunContext,
+    object: &ObjectRef,
+    body: R,
+    handle: tokio::runtime::Handle,
+    tx: mpsc::Sender<Chunk>,
+) -> Result<(), ObjectFailure> {
+    let failed = Arc::new(Mutex::new(None));
+    let reader = BodyReader {
+        body,
+        handle,
+        failed: failed.clone(),
+        bytes_read: run.bytes_read.clone(),
+    };
+    // A cut connection ends the run (exit 7) instead of passing for a bad object.
+    let body_failure = || {
+        let cut = failed.lock().ok().and_then(|f| f.clone())?;
+        Some(ObjectFailure::Fatal(s3_unexpected(format_args!(
+            "reading {}: {cut}",
+            object.key
+        ))))
+    };
+    let mut opened = match decode::open(Compression::of_key(&object.key), reader) {
+        Ok(o) => o,
+        Err(e) => return Err(body_failure().unwrap_or(ObjectFailure::Decode(e))),
+    };
+    let mut batcher = Batcher {
+        run,
+        origin: object.origin(&run.account_alias),
+        tx,
+        batch: Datagrams::default(),
+        discarded: 0,
+        stopped: false,
+    };
+    let parsed = run
+        .bucket_type
+        .parse_stream(&object.key, &mut *opened.reader, run.ctx, &mut |event| {
+            batcher.push(event)
+        })
+        .and_then(|()| batcher.flush());
+    let Err(e) = parsed else {
+        return Ok(());
+    };
+    if batcher.stopped {
+        return Err(ObjectFailure::Fatal(fail(code::UNKNOWN, "the run stopped")));
+    }
+    if let Some(f) = body_failure() {
+        return Err(f);
+    }
+    match opened.decode_failure() {
+        Some(d) => Err(ObjectFailure::Decode(d)),
+        None => Err(ObjectFailure::Parse(e)),
+    }
+}
+
+/// Parsed events to batches of datagrams: the discard filter, the envelope, the type's
+/// reshaping, serialization.
+struct Batcher<'a> {
+    run: &'a RunContext,
+    origin: Origin<'a>,
+    tx: mpsc::Sender<Chunk>,
+    batch: Datagrams,
+    discarded: u64,
+    /// The sink went away: the run is ending.
+    stopped: bool,
+}
+
+impl Batcher<'_> {
+    fn push(&mut self, event: crate::bucket::Event) -> Result<(), ParseError> {
+        if let Some(filter) = &self.run.discard {
+            if filter.should_skip_map(&event) {
+                crate::debug!(
+                    2,
+                    "+++ The \"{}\" regex found a match in the \"{}\" field. The event will be skipped.",
+                    filter.pattern(),
+                    filter.field()
+                );
+                self.discarded += 1;
+                return Ok(());
+            }
+            crate::debug!(
+                3,
+                "+++ The \"{}\" regex did not find a match in the \"{}\" field. The event will be processed.",
+                filter.pattern(),
+                filter.field()
+            );
+        }
+        let msg = message::envelope(&self.origin, event);
+        for out in self.run.bucket_type.reshape(msg) {
+            self.batch
+                .push_json(&out)
+                .map_err(|e| ParseError::invalid(format!("cannot serialize an event: {e}")))?;
+        }
+        if self.batch.bytes() >= BATCH_BYTES {
+            self.flush()?;
+        }
+        Ok(())
+    }
+
+    fn flush(&mut self) -> Result<(), ParseError> {
+        if self.batch.is_empty() && self.discarded == 0 {
+            return Ok(());
+        }
+        let chunk = Chunk::Messages {
+            datagrams: std::mem::take(&mut self.batch),
+            discarded: std::mem::take(&mut self.discarded),
+        };
+        self.tx.blocking_send(chunk).map_err(|_| {
+            self.stopped = true;
+            ParseError::Read("the run stopped".into())
+        })
+    }
+}

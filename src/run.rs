@@ -1,0 +1,153 @@
+//! One run, from validated arguments to a source, in the reference's order of checks (which
+//! decides what exists on disk when a run fails early).
+
+use crate::aws::{self, AwsOptions};
+use crate::bucket::{self, guardduty::GuardDuty, Bucket, Layout, ParseContext};
+use crate::cli::Args;
+use crate::exit::{code, fail};
+use crate::message::DiscardFilter;
+use crate::pipeline::delivery::Sink;
+use crate::pipeline::RunContext;
+use crate::queue::{Output, Queue};
+use crate::source::listing::discovery::aws_logs_has_folders;
+use crate::source::listing::geometry::Geometry;
+use crate::source::listing::marker::MarkerOptions;
+use crate::source::listing::paginator::S3Lister;
+use crate::source::listing::{ListingOptions, ListingSource};
+use crate::state::State;
+use crate::wazuh::Installation;
+use anyhow::Result;
+use std::sync::Arc;
+
+/// One run; `argv` is the command line as given, for a hand-over to the Python wodle.
+pub async fn run(args: Args, argv: &[String]) -> Result<()> {
+    args.validate()?;
+    if args.service.is_some() || args.subscriber.is_some() {
+        return crate::handover::to_python(&args, argv);
+    }
+    bucket_run(&args).await
+}
+
+async fn bucket_run(args: &Args) -> Result<()> {
+    let bucket_name = args.bucket.clone().expect("clap requires a source");
+    let mut bucket_type =
+        bucket::for_type(&args.bucket_type, &args.trail_prefix).expect("the type was validated");
+    let install = Installation::locate(args.wazuh_root.clone());
+    let version = install.version()?;
+    let clients = aws::build_clients(&aws_options(args)).await?;
+    let discard = discard_filter(args)?;
+    let info = bucket_type.info();
+    let dry_run = args.output.is_some() && !args.update_state;
+    // A manual backfill overlapping wazuh-modulesd's scheduled run of the same bucket and
+    // type would send objects twice: the second run waits for the first to end.
+    let _lock = match dry_run {
+        true => None,
+        false => Some(crate::run_lock::hold(
+            &install.run_lock(&bucket_name, info.name),
+        )?),
+    };
+    let state = match dry_run {
+        true => State::open_read_only(&install.state_db(), info.table, info.table_kind)?,
+        false => State::open(&install.state_db(), &version, info.table, info.table_kind)?,
+    };
+    let output = match &args.output {
+        Some(path) => Output::to_path(path)?,
+        None => Output::Socket(Queue::new(
+            &args
+                .queue_socket
+                .clone()
+                .unwrap_or_else(|| install.queue_socket()),
+        )),
+    };
+    if info.name == bucket::guardduty::NATIVE.name {
+        let lister = S3Lister {
+            s3: clients.s3.clone(),
+            bucket: bucket_name.clone(),
+        };
+        let native = aws_logs_has_folders(&lister, &args.trail_prefix).await?;
+        bucket_type = Arc::new(GuardDuty::from_layout(native));
+    }
+    let caller_account = match bucket_type.info().layout {
+        Layout::Prefix => Some(clients.caller_account().await?),
+        Layout::AwsLogs { .. } | Layout::ServiceFolders { .. } => None,
+    };
+    let sink = Sink::new(output);
+    let bytes_read = sink.summary.bytes_read.clone();
+    let source = ListingSource {
+        opts: listing_options(args, bucket_name, bucket_type.as_ref(), caller_account),
+        run: Arc::new(RunContext {
+            s3: clients.s3.clone(),
+            bucket_type,
+            ctx: ParseContext {
+                skip_on_error: args.skip_on_error,
+            },
+            discard,
+            account_alias: args.aws_account_alias.clone(),
+            bytes_read,
+        }),
+        clients: &clients,
+        state,
+        sink,
+        progress: Default::default(),
+    };
+    let started = std::time::Instant::now();
+    let (summary, result) = source.run().await;
+    summary.report(started.elapsed().as_secs_f64());
+    result
+}
+
+fn aws_options(args: &Args) -> AwsOptions {
+    AwsOptions {
+        profile: args.aws_profile.clone(),
+        access_key: args.access_key.clone(),
+        secret_key: args.secret_key.clone(),
+        iam_role_arn: args.iam_role_arn.clone(),
+        iam_role_duration: args.iam_role_duration,
+        external_id: args.external_id.clone(),
+        sts_endpoint: args.sts_endpoint.clone(),
+        service_endpoint: args.service_endpoint.clone(),
+    }
+}
+
+fn listing_options(
+    args: &Args,
+    bucket: String,
+    bucket_type: &dyn Bucket,
+    caller_account: Option<String>,
+) -> ListingOptions {
+    ListingOptions {
+        geometry: Geometry {
+            bucket,
+            prefix: args.trail_prefix.clone(),
+            suffix: args.trail_suffix.clone(),
+            organization_id: args.aws_organization_id.clone(),
+            info: bucket_type.info(),
+        },
+        markers: MarkerOptions {
+            only_logs_after: args.only_logs_after,
+            today: chrono::Utc::now().date_naive(),
+            reparse: args.reparse,
+        },
+        accounts: args.aws_account_id.clone().map(|l| l.0),
+        regions: args.regions.clone().map(|l| l.0),
+        skip_on_error: args.skip_on_error,
+        remove: args.remove,
+        caller_account,
+        workers: args.workers(),
+    }
+}
+
+fn discard_filter(args: &Args) -> Result<Option<Arc<DiscardFilter>>> {
+    let Some(field) = &args.discard_field else {
+        return Ok(None);
+    };
+    // The reference compiles the literal "None" when no regex is given.
+    let pattern = args.discard_regex.as_deref().unwrap_or("None");
+    let filter = DiscardFilter::new(field, pattern).map_err(|e| {
+        fail(
+            code::INVALID_TYPE,
+            format!("Invalid --discard-regex '{pattern}': {e}"),
+        )
+    })?;
+    Ok(Some(Arc::new(filter)))
+}

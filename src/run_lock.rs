@@ -1,0 +1,42 @@
+//! The run lock: one run at a time per bucket and type, so that a manual backfill and the
+//! scheduled run never send the same objects twice.
+
+use crate::exit::{code, fail};
+use anyhow::Result;
+
+/// Hold the run lock, waiting (with a line saying so) while another run has it.
+pub fn hold(path: &std::path::Path) -> Result<std::fs::File> {
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(path)
+        .map_err(|e| {
+            fail(
+                code::SQLITE_CREATE,
+                format!("Cannot create the run lock {}: {e}", path.display()),
+            )
+        })?;
+    match file.try_lock() {
+        Ok(()) => {}
+        Err(std::fs::TryLockError::WouldBlock) => {
+            crate::log::info(&format!(
+                "Another aws-s3 run is reading this bucket and type ({}); waiting for it to end.",
+                path.display()
+            ));
+            file.lock().map_err(|e| {
+                fail(
+                    code::UNKNOWN,
+                    format!("Cannot lock {}: {e}", path.display()),
+                )
+            })?;
+        }
+        Err(std::fs::TryLockError::Error(e)) => {
+            return Err(fail(
+                code::UNKNOWN,
+                format!("Cannot lock {}: {e}", path.display()),
+            ));
+        }
+    }
+    Ok(file)
+}

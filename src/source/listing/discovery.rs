@@ -1,0 +1,152 @@
+//! What there is to list: the bucket check, the account and region folders of `AWSLogs/`
+//! layouts, VPC flow-log ids, and the GuardDuty layout probe.
+
+use super::geometry::{Geometry, Listing};
+use super::paginator::{folder_names, PageRequest, Pages, S3Lister};
+use crate::aws::{s3_unexpected, AwsError, AwsErrorKind, Clients};
+use crate::bucket::TypeInfo;
+use crate::debug;
+use crate::exit::{code, fail};
+use crate::state::TableKind;
+use anyhow::Result;
+use std::collections::HashMap;
+
+/// A failed listing request as the reference reports it from `operation`; `s3_error` says
+/// whether a failure that is not the service's answer is the exit-7 S3 error.
+pub fn listing_failure(operation: &str, err: AwsError, s3_error: bool) -> anyhow::Error {
+    err.into_failure(operation, |err| {
+        if s3_error && !matches!(err.kind, AwsErrorKind::Service(_)) {
+            return s3_unexpected(err.text);
+        }
+        fail(
+            code::UNKNOWN,
+            format!("The \"{operation}\" request failed: {}", err.text),
+        )
+    })
+}
+
+/// Fail early, as the reference does, on a bucket with nothing under the prefix, bad
+/// credentials or an unreachable endpoint.
+pub async fn check_bucket(lister: &S3Lister, geometry: &Geometry) -> Result<()> {
+    let mut pages = Pages::new(lister.clone(), PageRequest::folders_of(&geometry.prefix));
+    while let Some(page) = pages.next().await {
+        let page = page.map_err(|e| {
+            e.into_failure("check_bucket", |err| match err.kind {
+                AwsErrorKind::Unreachable => fail(code::INVALID_ENDPOINT, err.text),
+                _ => fail(code::UNKNOWN, format!("Unexpected error: '{}'.", err.text)),
+            })
+        })?;
+        if !page.folders.is_empty()
+            || (!geometry.info.empty_when_no_folders && !page.objects.is_empty())
+        {
+            return Ok(());
+        }
+    }
+    Err(fail(
+        code::EMPTY_BUCKET,
+        format!(
+            "No files were found in '{}'. No logs will be processed.",
+            geometry.bucket_path()
+        ),
+    ))
+}
+
+/// Whether `PREFIX/AWSLogs` has folders (GuardDuty's native layout).
+pub async fn aws_logs_has_folders(lister: &S3Lister, prefix: &str) -> Result<bool> {
+    let request = PageRequest {
+        max_keys: Some(1),
+        ..PageRequest::folders_of(&format!("{prefix}AWSLogs"))
+    };
+    match Pages::new(lister.clone(), request).next().await {
+        Some(Ok(page)) => Ok(!page.folders.is_empty()),
+        Some(Err(e)) => Err(s3_unexpected(e.text)),
+        None => Ok(false),
+    }
+}
+
+/// Every (account, region[, flow log]) of an `AWSLogs/` layout to read, each account's
+/// regions discovered on its own (D9), all accounts at once.
+pub async fn aws_logs_listings(
+    lister: &S3Lister,
+    clients: &Clients,
+    geometry: &Geometry,
+    accounts: Option<Vec<String>>,
+    regions: Option<Vec<String>>,
+) -> Result<Vec<Listing>> {
+    let accounts = match accounts {
+        Some(a) if !a.is_empty() => a,
+        _ => account_ids(lister, geometry).await?,
+    };
+    let regions_of = match regions {
+        Some(r) if !r.is_empty() => vec![r; accounts.len()],
+        _ => discover_regions(lister, geometry, &accounts).await?,
+    };
+    let mut flow_logs: HashMap<String, Vec<String>> = HashMap::new();
+    let mut listings = Vec::new();
+    for (account, regions) in accounts.iter().zip(regions_of) {
+        for region in &regions {
+            if geometry.info.table_kind != TableKind::FlowLog {
+                listings.push(geometry.listing(account, Some(region), None));
+                continue;
+            }
+            if !flow_logs.contains_key(region) {
+                flow_logs.insert(region.clone(), clients.flow_log_ids(region).await?);
+            }
+            for id in &flow_logs[region] {
+                listings.push(geometry.listing(account, Some(region), Some(id)));
+            }
+        }
+    }
+    Ok(listings)
+}
+
+async fn account_ids(lister: &S3Lister, geometry: &Geometry) -> Result<Vec<String>> {
+    let base = geometry.accounts_prefix();
+    let folders = folder_names(lister.clone(), &base)
+        .await
+        .map_err(|e| listing_failure("find_account_ids", e, false))?;
+    if folders.is_empty() {
+        return Err(no_logs_under(&base, geometry.info));
+    }
+    Ok(folders
+        .into_iter()
+        .filter(|f| f.len() == 12 && f.chars().all(|c| c.is_ascii_digit()))
+        .collect())
+}
+
+fn no_logs_under(base: &str, info: &TypeInfo) -> anyhow::Error {
+    fail(
+        code::INVALID_PREFIX,
+        format!(
+            "No logs found in '{base}'. Check the provided prefix and the location of the logs \
+             for the bucket type '{}'",
+            info.name
+        ),
+    )
+}
+
+async fn discover_regions(
+    lister: &S3Lister,
+    geometry: &Geometry,
+    accounts: &[String],
+) -> Result<Vec<Vec<String>>> {
+    let tasks: Vec<_> = accounts
+        .iter()
+        .map(|a| {
+            let (lister, prefix) = (lister.clone(), geometry.regions_prefix(a));
+            tokio::spawn(async move { folder_names(lister, &prefix).await })
+        })
+        .collect();
+    let mut all = Vec::new();
+    for (account, task) in accounts.iter().zip(tasks) {
+        let regions = task
+            .await
+            .map_err(|e| fail(code::UNKNOWN, format!("region discovery failed: {e}")))?
+            .map_err(|e| listing_failure("find_regions", e, false))?;
+        if regions.is_empty() {
+            debug!(1, "+++ No regions found for AWS Account {account}");
+        }
+        all.push(regions);
+    }
+    Ok(all)
+}

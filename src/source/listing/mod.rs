@@ -1,0 +1,339 @@
+//! The listing source: a bucket run. It checks the bucket, finds the listings (accounts,
+//! regions, flow logs), chooses each one's start marker ([`marker`]), pages through it
+//! ([`paginator`]), hands new objects to the pipeline and records them in listing order.
+//!
+//! Progress is durable: an object's row is committed right after its last event was accepted
+//! by the queue, and never before, so a failure or a kill re-sends at most the objects in
+//! flight and never skips one; the marker (the greatest recorded key) never passes an object
+//! still in flight.
+
+pub mod discovery;
+pub mod geometry;
+pub mod marker;
+pub mod paginator;
+
+use crate::aws::{classify, AwsError, Clients};
+use crate::bucket::{Bucket, Layout, Listed};
+use crate::debug;
+use crate::pipeline::delivery::Sink;
+use crate::pipeline::{self, Chunk, ObjectRef, RunContext};
+use crate::state::{Retention, State, TableKind};
+use crate::summary::{Progress, Summary};
+use anyhow::Result;
+use discovery::listing_failure;
+use geometry::{Geometry, Listing};
+use marker::MarkerOptions;
+use paginator::{PageRequest, Pages, S3Lister};
+use std::collections::VecDeque;
+use std::sync::Arc;
+use tokio::sync::mpsc;
+
+const MAX_KEYS: i32 = 1000;
+
+/// What the command line says about one bucket run.
+pub struct ListingOptions {
+    pub geometry: Geometry,
+    pub markers: MarkerOptions,
+    pub accounts: Option<Vec<String>>,
+    pub regions: Option<Vec<String>>,
+    pub skip_on_error: bool,
+    pub remove: bool,
+    /// The caller's account (STS), under which custom layouts are recorded.
+    pub caller_account: Option<String>,
+    /// Objects fetched and parsed at once.
+    pub workers: usize,
+}
+
+pub struct ListingSource<'a> {
+    pub opts: ListingOptions,
+    pub run: Arc<RunContext>,
+    pub clients: &'a Clients,
+    pub state: State,
+    pub sink: Sink,
+    pub progress: Progress,
+}
+
+type PageResult = std::result::Result<paginator::Page, AwsError>;
+
+impl ListingSource<'_> {
+    fn bucket(&self) -> &dyn Bucket {
+        self.run.bucket_type.as_ref()
+    }
+
+    fn lister(&self) -> S3Lister {
+        S3Lister {
+            s3: self.clients.s3.clone(),
+            bucket: self.opts.geometry.bucket.clone(),
+        }
+    }
+
+    /// Read the bucket. The totals come back on failure too.
+    pub async fn run(mut self) -> (Summary, Result<()>) {
+        let result = self.read_all().await;
+        self.progress.finish();
+        let flushed = self.sink.output.flush();
+        self.state.close();
+        (self.sink.summary, result.and(flushed))
+    }
+
+    async fn read_all(&mut self) -> Result<()> {
+        let lister = self.lister();
+        discovery::check_bucket(&lister, &self.opts.geometry).await?;
+        self.state.ensure_table()?;
+        let listings = match self.bucket().info().layout {
+            Layout::AwsLogs { .. } | Layout::ServiceFolders { .. } => {
+                let (accounts, regions) = (self.opts.accounts.clone(), self.opts.regions.clone());
+                discovery::aws_logs_listings(
+                    &lister,
+                    self.clients,
+                    &self.opts.geometry,
+                    accounts,
+                    regions,
+                )
+                .await?
+            }
+            Layout::Prefix => {
+                if let Some(notice) = self.bucket().info().notice {
+                    crate::log::plain(notice);
+                }
+                let account = self.opts.caller_account.clone().unwrap_or_default();
+                vec![self.opts.geometry.listing(&account, None, None)]
+            }
+        };
+        // Markers come from the state before anything is read: reading one listing never
+        // changes another's marker, so the listings can be fetched ahead.
+        let mut planned = Vec::with_capacity(listings.len());
+        for listing in listings {
+            let marker = self.start_after(&listing)?;
+            planned.push((listing, marker));
+        }
+        let mut ahead: VecDeque<(Listing, String, mpsc::Receiver<PageResult>)> = VecDeque::new();
+        let mut planned = planned.into_iter();
+        loop {
+            while ahead.len() < self.opts.workers.max(1) {
+                let Some((listing, marker)) = planned.next() else {
+                    break;
+                };
+                let pages = self.list_ahead(&listing, &marker);
+                ahead.push_back((listing, marker, pages));
+            }
+            let Some((listing, marker, pages)) = ahead.pop_front() else {
+                break;
+            };
+            self.read_listing(&listing, &marker, pages).await?;
+            self.trim(&listing);
+        }
+        Ok(())
+    }
+
+    fn start_after(&self, listing: &Listing) -> Result<String> {
+        let info = self.bucket().info();
+        let last = if self.opts.markers.reparse {
+            None
+        } else {
+            let like =
+                marker::recorded_keys_like(info, &listing.prefix, &self.opts.geometry.prefix);
+            self.state.last_key(&listing.state, &like)?
+        };
+        Ok(marker::start_after(
+            info,
+            &listing.prefix,
+            last.as_deref(),
+            self.opts.markers,
+        ))
+    }
+
+    /// List a prefix page by page in the background, one page ahead of the reader.
+    fn list_ahead(&self, listing: &Listing, start_after: &str) -> mpsc::Receiver<PageResult> {
+        let (tx, rx) = mpsc::channel(1);
+        let request = PageRequest {
+            prefix: listing.prefix.clone(),
+            start_after: Some(start_after.to_string()),
+            max_keys: Some(MAX_KEYS),
+            ..Default::default()
+        };
+        let mut pages = Pages::new(self.lister(), request);
+        let flow_log_id = listing.state.flow_log_id.clone();
+        tokio::spawn(async move {
+            while let Some(mut page) = pages.next().await {
+                if let (Ok(page), Some(flow)) = (&mut page, &flow_log_id) {
+                    page.objects.retain(|o| o.key.contains(flow.as_str()));
+                }
+                if tx.send(page).await.is_err() {
+                    return;
+                }
+            }
+        });
+        rx
+    }
+
+    /// Whether a listed object is new to this run: of the listing's own prefix, and not
+    /// recorded (or `--reparse`).
+    fn is_new(&mut self, listing: &Listing, key: &str) -> Result<bool> {
+        if let Some(same_prefix_date) = self.bucket().info().same_prefix_date {
+            if same_prefix_date().find(key).map(|m| m.start()) != Some(listing.prefix.len()) {
+                debug!(3, "++ Skipping file with another prefix: {key}");
+                return Ok(false);
+            }
+        }
+        if !self.state.is_processed(&listing.state, key)? {
+            return Ok(true);
+        }
+        if self.opts.markers.reparse {
+            debug!(
+                1,
+                "++ File previously processed, but reparse flag set: {key}"
+            );
+            return Ok(true);
+        }
+        debug!(1, "++ Skipping previously processed file: {key}");
+        self.sink.summary.objects_skipped += 1;
+        Ok(false)
+    }
+
+    async fn read_listing(
+        &mut self,
+        listing: &Listing,
+        start_after: &str,
+        mut pages: mpsc::Receiver<PageResult>,
+    ) -> Result<()> {
+        if let Some(region) = &listing.region {
+            debug!(1, "+++ Working on {} - {region}", listing.state.account_id);
+        }
+        debug!(2, "+++ Marker: {start_after}");
+        if self.opts.markers.reparse {
+            debug!(2, "++ Reparse mode enabled");
+        }
+        let mut in_flight: VecDeque<(Listed, mpsc::Receiver<Chunk>)> = VecDeque::new();
+        while let Some(page) = pages.recv().await {
+            let page = page.map_err(|e| listing_failure("iter_files_in_bucket", e, true))?;
+            if !page.listed_any {
+                self.no_logs(listing);
+                break;
+            }
+            let mut started = 0;
+            let only_logs_after = self.opts.markers.only_logs_after;
+            for object in self.bucket().arrange_page(page.objects, only_logs_after) {
+                self.sink.summary.objects_listed += 1;
+                if !self.is_new(listing, &object.key)? {
+                    continue;
+                }
+                debug!(2, "++ Found new log: {}", object.key);
+                // Objects are recorded in listing order: the window waits for the oldest.
+                while in_flight.len() >= self.opts.workers.max(1) {
+                    let (done, rx) = in_flight.pop_front().expect("non-empty");
+                    self.finish_object(listing, &done, rx).await?;
+                }
+                let rx = pipeline::start(self.run.clone(), self.object_ref(listing, &object.key));
+                in_flight.push_back((object, rx));
+                started += 1;
+            }
+            if started == 0 {
+                self.no_logs(listing);
+            }
+        }
+        while let Some((done, rx)) = in_flight.pop_front() {
+            self.finish_object(listing, &done, rx).await?;
+        }
+        Ok(())
+    }
+
+    fn object_ref(&self, listing: &Listing, key: &str) -> ObjectRef {
+        ObjectRef {
+            bucket: self.opts.geometry.bucket.clone(),
+            key: key.to_string(),
+            account_id: self
+                .bucket()
+                .info()
+                .layout
+                .is_aws_logs()
+                .then(|| listing.state.account_id.clone()),
+        }
+    }
+
+    /// Send an object's messages, then delete (`--remove`) and record it.
+    async fn finish_object(
+        &mut self,
+        listing: &Listing,
+        object: &Listed,
+        rx: mpsc::Receiver<Chunk>,
+    ) -> Result<()> {
+        let key = object.key.as_str();
+        let target = self.object_ref(listing, key);
+        let alias = self.run.account_alias.clone();
+        self.sink
+            .deliver(&target, &alias, self.opts.skip_on_error, rx)
+            .await?;
+        if self.opts.remove {
+            debug!(2, "+++ Remove file from S3 Bucket:{key}");
+            self.clients
+                .s3
+                .delete_object()
+                .bucket(&self.opts.geometry.bucket)
+                .key(key)
+                .send()
+                .await
+                .map_err(|e| {
+                    listing_failure("iter_files_in_bucket", classify("DeleteObject", &e), true)
+                })?;
+        }
+        self.record(listing, object)?;
+        self.sink.summary.objects_processed += 1;
+        self.progress.tick(&self.sink.summary);
+        Ok(())
+    }
+
+    /// Commit the object's state row (not with `--reparse`, as the reference).
+    fn record(&self, listing: &Listing, object: &Listed) -> Result<()> {
+        if self.opts.markers.reparse {
+            return Ok(());
+        }
+        match self.bucket().info().creation_date(object) {
+            Some(date) => self.state.mark_complete(&listing.state, &object.key, date),
+            None => {
+                debug!(
+                    2,
+                    "+++ Error marking log {} as completed: no creation date in the key name",
+                    object.key
+                );
+                Ok(())
+            }
+        }
+    }
+
+    fn trim(&self, listing: &Listing) {
+        let info = self.bucket().info();
+        // Load-balancer rows have no region column: their region is the key's (D11).
+        let key_prefix = (info.late_arrival() && info.table_kind == TableKind::Global)
+            .then_some(listing.prefix.as_str());
+        let retention = if info.late_arrival() {
+            Retention::NewestRowsAndLastDays
+        } else {
+            Retention::NewestRows
+        };
+        if let Err(e) = self.state.trim(&listing.state, key_prefix, retention) {
+            crate::log::error(&format!(
+                "Failed to execute DB cleanup - AWS Account ID: {}  Region: {}: {e:#}",
+                listing.state.account_id,
+                listing.region.as_deref().unwrap_or("-")
+            ));
+        }
+    }
+
+    fn no_logs(&self, listing: &Listing) {
+        let account = &listing.state.account_id;
+        match (&listing.region, &listing.state.flow_log_id) {
+            (Some(region), Some(flow)) => debug!(
+                1,
+                "+++ No logs to process for {flow} flow log ID in bucket: {account}/{region}"
+            ),
+            (Some(region), None) => {
+                debug!(1, "+++ No logs to process in bucket: {account}/{region}")
+            }
+            _ => debug!(
+                1,
+                "+++ No logs to process in bucket: {}", self.opts.geometry.bucket
+            ),
+        }
+    }
+}

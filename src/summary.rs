@@ -1,0 +1,89 @@
+//! What a run did, for people: the totals line at the end and a progress line while it runs.
+//!
+//! wazuh-modulesd forwards every printed line to analysisd as an event, so neither is printed
+//! under it: the totals are a `DEBUG:` line at level 1, and both go to stderr only when stderr
+//! is a terminal (a person is watching; never under wazuh-modulesd or cron).
+
+use std::io::IsTerminal;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// Totals of a run.
+#[derive(Debug, Default, Clone)]
+pub struct Summary {
+    pub objects_listed: u64,
+    pub objects_skipped: u64,
+    pub objects_processed: u64,
+    pub objects_failed: u64,
+    pub events_sent: u64,
+    pub events_discarded: u64,
+    /// Bytes downloaded by every job of the run.
+    pub bytes_read: Arc<AtomicU64>,
+}
+
+impl Summary {
+    fn megabytes(&self) -> f64 {
+        self.bytes_read.load(Ordering::Relaxed) as f64 / 1e6
+    }
+
+    pub fn line(&self, seconds: f64) -> String {
+        format!(
+            "Run summary: {} objects listed, {} skipped as processed, {} processed, {} failed, \
+             {} events sent, {} events discarded, {:.1} MB read, {seconds:.2} s",
+            self.objects_listed,
+            self.objects_skipped,
+            self.objects_processed,
+            self.objects_failed,
+            self.events_sent,
+            self.events_discarded,
+            self.megabytes(),
+        )
+    }
+
+    /// The totals as a debug line, and on stderr when a person is watching.
+    pub fn report(&self, seconds: f64) {
+        let line = self.line(seconds);
+        crate::debug!(1, "{line}");
+        if std::io::stderr().is_terminal() {
+            eprintln!("{line}");
+        }
+    }
+}
+
+/// A progress line on stderr for long runs by hand.
+pub struct Progress {
+    enabled: bool,
+    last: Instant,
+}
+
+impl Default for Progress {
+    fn default() -> Self {
+        Progress {
+            enabled: std::io::stderr().is_terminal(),
+            last: Instant::now(),
+        }
+    }
+}
+
+impl Progress {
+    pub fn tick(&mut self, s: &Summary) {
+        if !self.enabled || self.last.elapsed() < Duration::from_secs(1) {
+            return;
+        }
+        self.last = Instant::now();
+        eprint!(
+            "\r{} objects processed, {} skipped, {} events sent, {:.1} MB read ",
+            s.objects_processed,
+            s.objects_skipped,
+            s.events_sent,
+            s.megabytes()
+        );
+    }
+
+    pub fn finish(&self) {
+        if self.enabled {
+            eprint!("\r\x1b[K");
+        }
+    }
+}
