@@ -279,14 +279,6 @@ fn pointer_tokens(pointer: &str) -> Option<impl Iterator<Item = String> + '_> {
 
 static NULL: Value = Value::Null;
 
-/// serde_json's `json!`, as a [`Value`] of ours.
-#[macro_export]
-macro_rules! json {
-    ($($t:tt)+) => {
-        $crate::json::Value::from(::serde_json::json!($($t)+))
-    };
-}
-
 impl std::ops::Index<&str> for Map {
     type Output = Value;
     /// The field, or null.
@@ -356,52 +348,6 @@ impl From<Map> for Value {
 impl From<Vec<Value>> for Value {
     fn from(a: Vec<Value>) -> Value {
         Value::Array(a)
-    }
-}
-
-impl From<serde_json::Value> for Value {
-    fn from(v: serde_json::Value) -> Value {
-        match v {
-            serde_json::Value::Null => Value::Null,
-            serde_json::Value::Bool(b) => Value::Bool(b),
-            serde_json::Value::Number(n) => Value::Number(n),
-            serde_json::Value::String(s) => Value::String(s),
-            serde_json::Value::Array(a) => Value::Array(a.into_iter().map(Value::from).collect()),
-            serde_json::Value::Object(m) => {
-                Value::Object(m.into_iter().map(|(k, v)| (k, Value::from(v))).collect())
-            }
-        }
-    }
-}
-
-impl PartialEq<serde_json::Value> for Value {
-    fn eq(&self, other: &serde_json::Value) -> bool {
-        use serde_json::Value as J;
-        match (self, other) {
-            (Value::Null, J::Null) => true,
-            (Value::Bool(a), J::Bool(b)) => a == b,
-            (Value::Number(a), J::Number(b)) => a == b,
-            (Value::String(a), J::String(b)) => a == b,
-            (Value::Array(a), J::Array(b)) => {
-                a.len() == b.len() && a.iter().zip(b).all(|(x, y)| x == y)
-            }
-            (Value::Object(a), J::Object(b)) => {
-                a.len() == b.len() && a.iter().all(|(k, v)| b.get(k).is_some_and(|w| v == w))
-            }
-            _ => false,
-        }
-    }
-}
-
-impl PartialEq<i32> for Value {
-    fn eq(&self, other: &i32) -> bool {
-        matches!(self, Value::Number(n) if n.as_i64() == Some(i64::from(*other)))
-    }
-}
-
-impl PartialEq<&str> for Value {
-    fn eq(&self, other: &&str) -> bool {
-        self.as_str() == Some(*other)
     }
 }
 
@@ -492,6 +438,68 @@ impl<'de> Visitor<'de> for ValueVisitor {
 impl<'de> Deserialize<'de> for Value {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Value, D::Error> {
         d.deserialize_any(ValueVisitor)
+    }
+}
+
+/// Test helpers: `json!` literals and comparisons with serde_json values and literals.
+#[cfg(test)]
+mod test_support {
+    use super::Value;
+
+    /// serde_json's `json!`, as a [`Value`] of ours.
+    #[macro_export]
+    macro_rules! json {
+        ($($t:tt)+) => {
+            $crate::json::Value::from(::serde_json::json!($($t)+))
+        };
+    }
+
+    impl From<serde_json::Value> for Value {
+        fn from(v: serde_json::Value) -> Value {
+            match v {
+                serde_json::Value::Null => Value::Null,
+                serde_json::Value::Bool(b) => Value::Bool(b),
+                serde_json::Value::Number(n) => Value::Number(n),
+                serde_json::Value::String(s) => Value::String(s),
+                serde_json::Value::Array(a) => {
+                    Value::Array(a.into_iter().map(Value::from).collect())
+                }
+                serde_json::Value::Object(m) => {
+                    Value::Object(m.into_iter().map(|(k, v)| (k, Value::from(v))).collect())
+                }
+            }
+        }
+    }
+
+    impl PartialEq<serde_json::Value> for Value {
+        fn eq(&self, other: &serde_json::Value) -> bool {
+            use serde_json::Value as J;
+            match (self, other) {
+                (Value::Null, J::Null) => true,
+                (Value::Bool(a), J::Bool(b)) => a == b,
+                (Value::Number(a), J::Number(b)) => a == b,
+                (Value::String(a), J::String(b)) => a == b,
+                (Value::Array(a), J::Array(b)) => {
+                    a.len() == b.len() && a.iter().zip(b).all(|(x, y)| x == y)
+                }
+                (Value::Object(a), J::Object(b)) => {
+                    a.len() == b.len() && a.iter().all(|(k, v)| b.get(k).is_some_and(|w| v == w))
+                }
+                _ => false,
+            }
+        }
+    }
+
+    impl PartialEq<i32> for Value {
+        fn eq(&self, other: &i32) -> bool {
+            matches!(self, Value::Number(n) if n.as_i64() == Some(i64::from(*other)))
+        }
+    }
+
+    impl PartialEq<&str> for Value {
+        fn eq(&self, other: &&str) -> bool {
+            self.as_str() == Some(*other)
+        }
     }
 }
 

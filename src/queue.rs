@@ -72,64 +72,90 @@ impl Queue {
         }
         let mut next = 0;
         let mut sent = 0;
-        let mut backoff = Duration::from_millis(5);
-        let mut reconnected = false;
+        let mut retry = Retry::default();
         while next < all.len() {
             if self.socket.is_none() {
                 self.socket = Some(self.connect()?);
             }
             let socket = self.socket.as_ref().expect("connected above");
             let window = &all[next..all.len().min(next + SEND_WINDOW)];
-            let e = match send_many(socket, window) {
+            match send_many(socket, window) {
                 Ok(n) => {
                     next += n;
                     sent += n as u64;
-                    backoff = Duration::from_millis(5);
-                    continue;
+                    retry.backoff = FIRST_BACKOFF;
                 }
-                Err(e) => e,
-            };
-            // The error is about `all[next]`, the first datagram the kernel did not take.
-            match e {
-                e if e.raw_os_error() == Some(libc::EMSGSIZE) => {
-                    crate::log::error("Message too long to send to Wazuh.  Skipping message...");
-                    debug!(
-                        1,
-                        "+++ ERROR: Message longer than buffer socket for Wazuh. Consider increasing rmem_max. Skipping message..."
-                    );
-                    next += 1;
+                // The error is about `all[next]`, the first datagram the kernel did not take.
+                Err(e) => {
+                    if self.recover(e, &mut retry)? == Recovery::SkipOne {
+                        next += 1;
+                    }
                 }
-                e if e.raw_os_error() == Some(libc::ENOBUFS)
-                    || matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::Interrupted) =>
-                {
-                    // analysisd is behind: wait for room rather than drop the event.
-                    std::thread::sleep(backoff);
-                    backoff = (backoff * 2).min(MAX_BACKOFF);
-                }
-                e if !reconnected
-                    && matches!(
-                        e.kind(),
-                        ErrorKind::ConnectionRefused | ErrorKind::NotConnected
-                    ) =>
-                {
-                    // analysisd restarted and bound a new socket: connect to it once more.
-                    self.socket = None;
-                    reconnected = true;
-                }
-                e if matches!(
-                    e.kind(),
-                    ErrorKind::ConnectionRefused | ErrorKind::NotConnected
-                ) =>
-                {
-                    debug!(1, "+++ Send failed: {e}");
-                    return Err(fail(code::WAZUH_CONNECT, "Wazuh must be running."));
-                }
-                e => return Err(send_error(e)),
             }
         }
         Ok(sent)
     }
+
+    /// What a refused send means: skip that datagram, wait and try again, reconnect once, or
+    /// end the run.
+    fn recover(&mut self, e: std::io::Error, retry: &mut Retry) -> Result<Recovery> {
+        let refused = matches!(
+            e.kind(),
+            ErrorKind::ConnectionRefused | ErrorKind::NotConnected
+        );
+        match e {
+            e if e.raw_os_error() == Some(libc::EMSGSIZE) => {
+                crate::log::error("Message too long to send to Wazuh.  Skipping message...");
+                debug!(
+                    1,
+                    "+++ ERROR: Message longer than buffer socket for Wazuh. Consider increasing rmem_max. Skipping message..."
+                );
+                Ok(Recovery::SkipOne)
+            }
+            e if e.raw_os_error() == Some(libc::ENOBUFS)
+                || matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::Interrupted) =>
+            {
+                // analysisd is behind: wait for room rather than drop the event.
+                std::thread::sleep(retry.backoff);
+                retry.backoff = (retry.backoff * 2).min(MAX_BACKOFF);
+                Ok(Recovery::Retry)
+            }
+            _ if refused && !retry.reconnected => {
+                // analysisd restarted and bound a new socket: connect to it once more.
+                self.socket = None;
+                retry.reconnected = true;
+                Ok(Recovery::Retry)
+            }
+            e if refused => {
+                debug!(1, "+++ Send failed: {e}");
+                Err(fail(code::WAZUH_CONNECT, "Wazuh must be running."))
+            }
+            e => Err(send_error(e)),
+        }
+    }
 }
+
+#[derive(Debug, PartialEq, Eq)]
+enum Recovery {
+    SkipOne,
+    Retry,
+}
+
+struct Retry {
+    backoff: Duration,
+    reconnected: bool,
+}
+
+impl Default for Retry {
+    fn default() -> Self {
+        Retry {
+            backoff: FIRST_BACKOFF,
+            reconnected: false,
+        }
+    }
+}
+
+const FIRST_BACKOFF: Duration = Duration::from_millis(5);
 
 /// Datagrams handed to the kernel by one `sendmmsg` call.
 const SEND_WINDOW: usize = 64;

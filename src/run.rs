@@ -2,7 +2,7 @@
 //! decides what exists on disk when a run fails early).
 
 use crate::aws::{self, AwsOptions};
-use crate::bucket::{self, guardduty::GuardDuty, Bucket, Layout, ParseContext};
+use crate::bucket::{self, guardduty::GuardDuty, Bucket, Layout, ParseContext, TypeInfo};
 use crate::cli::Args;
 use crate::exit::{code, fail};
 use crate::message::DiscardFilter;
@@ -36,30 +36,9 @@ async fn bucket_run(args: &Args) -> Result<()> {
     let version = install.version()?;
     let clients = aws::build_clients(&aws_options(args)).await?;
     let discard = discard_filter(args)?;
-    let info = bucket_type.info();
-    let dry_run = args.output.is_some() && !args.update_state;
-    // A manual backfill overlapping wazuh-modulesd's scheduled run of the same bucket and
-    // type would send objects twice: the second run waits for the first to end.
-    let _lock = match dry_run {
-        true => None,
-        false => Some(crate::run_lock::hold(
-            &install.run_lock(&bucket_name, info.name),
-        )?),
-    };
-    let state = match dry_run {
-        true => State::open_read_only(&install.state_db(), info.table, info.table_kind)?,
-        false => State::open(&install.state_db(), &version, info.table, info.table_kind)?,
-    };
-    let output = match &args.output {
-        Some(path) => Output::to_path(path)?,
-        None => Output::Socket(Queue::new(
-            &args
-                .queue_socket
-                .clone()
-                .unwrap_or_else(|| install.queue_socket()),
-        )),
-    };
-    if info.name == bucket::guardduty::NATIVE.name {
+    let (_lock, state) = open_state(args, &install, &version, bucket_type.info(), &bucket_name)?;
+    let output = open_output(args, &install)?;
+    if bucket_type.info().name == bucket::guardduty::NATIVE.name {
         let lister = S3Lister {
             s3: clients.s3.clone(),
             bucket: bucket_name.clone(),
@@ -94,6 +73,38 @@ async fn bucket_run(args: &Args) -> Result<()> {
     let (summary, result) = source.run().await;
     summary.report(started.elapsed().as_secs_f64());
     result
+}
+
+/// The run lock and the state file; a dry run takes no lock and opens the state read-only.
+fn open_state(
+    args: &Args,
+    install: &Installation,
+    version: &str,
+    info: &TypeInfo,
+    bucket: &str,
+) -> Result<(Option<std::fs::File>, State)> {
+    if args.output.is_some() && !args.update_state {
+        let state = State::open_read_only(&install.state_db(), info.table, info.table_kind)?;
+        return Ok((None, state));
+    }
+    // A manual backfill overlapping wazuh-modulesd's scheduled run of the same bucket and
+    // type would send objects twice: the second run waits for the first to end.
+    let lock = crate::run_lock::hold(&install.run_lock(bucket, info.name))?;
+    let state = State::open(&install.state_db(), version, info.table, info.table_kind)?;
+    Ok((Some(lock), state))
+}
+
+/// The Wazuh queue socket, or the `--output` file.
+fn open_output(args: &Args, install: &Installation) -> Result<Output> {
+    match &args.output {
+        Some(path) => Output::to_path(path),
+        None => Ok(Output::Socket(Queue::new(
+            &args
+                .queue_socket
+                .clone()
+                .unwrap_or_else(|| install.queue_socket()),
+        ))),
+    }
 }
 
 fn aws_options(args: &Args) -> AwsOptions {

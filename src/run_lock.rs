@@ -20,10 +20,16 @@ pub fn hold(path: &std::path::Path) -> Result<std::fs::File> {
     match file.try_lock() {
         Ok(()) => {}
         Err(std::fs::TryLockError::WouldBlock) => {
-            crate::log::info(&format!(
+            // Said only to a person or under --debug: wazuh-modulesd would forward the line
+            // to analysisd as an event.
+            let waiting = format!(
                 "Another aws-s3 run is reading this bucket and type ({}); waiting for it to end.",
                 path.display()
-            ));
+            );
+            crate::debug!(1, "{waiting}");
+            if std::io::IsTerminal::is_terminal(&std::io::stderr()) {
+                eprintln!("{waiting}");
+            }
             file.lock().map_err(|e| {
                 fail(
                     code::UNKNOWN,

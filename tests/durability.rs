@@ -139,7 +139,7 @@ async fn overlapping_runs_on_one_bucket_send_each_object_once() {
     let bucket = "it-overlap";
     seed(bucket).await;
     let wazuh = Wazuh::new();
-    let args = ["-b", bucket, "-s", "2024-MAR-15"];
+    let args = ["-b", bucket, "-s", "2024-MAR-15", "--debug", "1"];
     let spawn = || {
         let mut cmd = wazuh.command(Path::new(env!("CARGO_BIN_EXE_aws-s3")), &args);
         cmd.env("WAZUH_ROOT", wazuh.root());

@@ -87,7 +87,7 @@ impl Geometry {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::bucket::{cloudtrail, load_balancers, vpcflow, waf};
+    use crate::bucket::{cloudtrail, guardduty, load_balancers, vpcflow, waf};
 
     fn geometry(info: &'static TypeInfo) -> Geometry {
         Geometry {
@@ -121,6 +121,16 @@ mod tests {
         assert_eq!(l.state.bucket_path, "b/p/");
         assert_eq!(l.state.region, None);
         assert_eq!(l.region.as_deref(), Some("eu-west-1"));
+    }
+
+    #[test]
+    fn native_guardduty_has_the_organization_folder_but_custom_rows() {
+        let l = geometry(&guardduty::NATIVE).listing("1", Some("eu-west-1"), None);
+        assert_eq!(l.prefix, "p/AWSLogs/s/o-abc/1/GuardDuty/eu-west-1/");
+        assert_eq!(
+            (l.state.bucket_path.as_str(), l.state.region.as_deref()),
+            ("b/p/", None)
+        );
     }
 
     #[test]
