@@ -12,7 +12,8 @@ use std::net::IpAddr;
 /// Where an event came from, for `aws.log_info` (and `aws.aws_account_id` on AWSLogs/ types).
 pub struct Origin<'a> {
     pub bucket: &'a str,
-    pub account_alias: &'a str,
+    /// Bucket runs always name an alias (maybe empty); subscribers' messages have none.
+    pub account_alias: Option<&'a str>,
     pub log_key: &'a str,
     /// Set for `AWSLogs/`-layout types, which add `aws.aws_account_id`.
     pub account_id: Option<&'a str>,
@@ -20,7 +21,9 @@ pub struct Origin<'a> {
 
 fn log_info(origin: &Origin) -> Value {
     let mut info = Map::new();
-    info.insert("aws_account_alias".into(), origin.account_alias.into());
+    if let Some(alias) = origin.account_alias {
+        info.insert("aws_account_alias".into(), alias.into());
+    }
     info.insert("log_file".into(), origin.log_key.into());
     info.insert("s3bucket".into(), origin.bucket.into());
     Value::Object(info)
@@ -105,37 +108,46 @@ pub fn reformat_generic(msg: &mut Value) {
     }
 }
 
-/// `--discard-field/--discard-regex`: skip events whose field matches the regex.
+/// `--discard-field/--discard-regex`: skip events whose field (or text) matches the regex.
 pub struct DiscardFilter {
-    field: String,
+    field: Option<String>,
     pattern: String,
     regex: Regex,
 }
 
 impl DiscardFilter {
     /// Python's `re.match` anchors at the start of the value only; `\A(?:...)` does the same.
-    pub fn new(field: &str, pattern: &str) -> Result<DiscardFilter, regex::Error> {
+    pub fn new(field: Option<&str>, pattern: &str) -> Result<DiscardFilter, regex::Error> {
         let regex = Regex::new(&format!(r"\A(?:{pattern})"))?;
         Ok(DiscardFilter {
-            field: field.to_string(),
+            field: field.map(str::to_string),
             pattern: pattern.to_string(),
             regex,
         })
     }
 
     pub fn field(&self) -> &str {
-        &self.field
+        self.field.as_deref().unwrap_or_default()
     }
 
     pub fn pattern(&self) -> &str {
         &self.pattern
     }
 
-    /// Whether the event's `--discard-field` value matches `--discard-regex`.
-    pub fn should_skip_map(&self, event: &Map) -> bool {
-        let (head, rest) = match self.field.split_once('.') {
+    /// Whether a plain-text event matches `--discard-regex` (`re.match`).
+    pub fn text_matches(&self, text: &str) -> bool {
+        self.regex.is_match(text)
+    }
+
+    /// Whether the event's `--discard-field` value matches `--discard-regex`; never without
+    /// a field.
+    pub fn field_matches(&self, event: &Map) -> bool {
+        let Some(field) = self.field.as_deref() else {
+            return false;
+        };
+        let (head, rest) = match field.split_once('.') {
             Some((h, r)) => (h, Some(r)),
-            None => (self.field.as_str(), None),
+            None => (field, None),
         };
         match (event.get(head), rest) {
             (None, _) => false,
@@ -187,7 +199,7 @@ mod tests {
     fn envelope_removes_nulls_in_objects_not_lists() {
         let origin = Origin {
             bucket: "b",
-            account_alias: "alias",
+            account_alias: Some("alias"),
             log_key: "k",
             account_id: Some("111122223333"),
         };
@@ -233,7 +245,7 @@ mod tests {
 
     impl DiscardFilter {
         fn should_skip(&self, event: &Value) -> bool {
-            self.should_skip_map(event.as_object().expect("an event is an object"))
+            self.field_matches(event.as_object().expect("an event is an object"))
         }
     }
 
@@ -246,31 +258,31 @@ mod tests {
             "count": 5,
             "names": ["alpha", "beta"]
         });
-        assert!(DiscardFilter::new("eventSource", r"kms\.")
+        assert!(DiscardFilter::new(Some("eventSource"), r"kms\.")
             .unwrap()
             .should_skip(&event));
-        assert!(!DiscardFilter::new("eventSource", r"amazonaws")
+        assert!(!DiscardFilter::new(Some("eventSource"), r"amazonaws")
             .unwrap()
             .should_skip(&event));
         assert!(
-            DiscardFilter::new("userIdentity.type", "(AssumedRole|Root)")
+            DiscardFilter::new(Some("userIdentity.type"), "(AssumedRole|Root)")
                 .unwrap()
                 .should_skip(&event)
         );
-        assert!(DiscardFilter::new("resources.type", "AWS::S3::.*")
+        assert!(DiscardFilter::new(Some("resources.type"), "AWS::S3::.*")
             .unwrap()
             .should_skip(&event));
-        assert!(!DiscardFilter::new("count", "5")
+        assert!(!DiscardFilter::new(Some("count"), "5")
             .unwrap()
             .should_skip(&event));
-        assert!(DiscardFilter::new("names", "bet")
+        assert!(DiscardFilter::new(Some("names"), "bet")
             .unwrap()
             .should_skip(&event));
-        assert!(!DiscardFilter::new("missing.path", ".*")
+        assert!(!DiscardFilter::new(Some("missing.path"), ".*")
             .unwrap()
             .should_skip(&event));
         // Alternation stays anchored at the start as a whole.
-        assert!(!DiscardFilter::new("eventSource", "x|amazon")
+        assert!(!DiscardFilter::new(Some("eventSource"), "x|amazon")
             .unwrap()
             .should_skip(&event));
     }

@@ -54,14 +54,15 @@ async fn bucket_run(args: &Args) -> Result<()> {
     let bytes_read = sink.summary.bytes_read.clone();
     let source = ListingSource {
         opts: listing_options(args, bucket_name, bucket_type.as_ref(), caller_account),
+        bucket: bucket_type.clone(),
         run: Arc::new(RunContext {
             s3: clients.s3.clone(),
-            bucket_type,
+            format: bucket_type.clone(),
             ctx: ParseContext {
                 skip_on_error: args.skip_on_error,
             },
             discard,
-            account_alias: args.aws_account_alias.clone(),
+            account_alias: Some(args.aws_account_alias.clone()),
             bytes_read,
         }),
         clients: &clients,
@@ -154,7 +155,7 @@ fn discard_filter(args: &Args) -> Result<Option<Arc<DiscardFilter>>> {
     };
     // The reference compiles the literal "None" when no regex is given.
     let pattern = args.discard_regex.as_deref().unwrap_or("None");
-    let filter = DiscardFilter::new(field, pattern).map_err(|e| {
+    let filter = DiscardFilter::new(Some(field), pattern).map_err(|e| {
         fail(
             code::INVALID_TYPE,
             format!("Invalid --discard-regex '{pattern}': {e}"),

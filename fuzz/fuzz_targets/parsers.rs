@@ -12,7 +12,7 @@ fuzz_target!(|data: &[u8]| {
     let Some(t) = bucket::for_type(name, "logs/dnslogs/") else { return };
     let key = if pick & 0x80 != 0 { "a/b.jsonl.gz" } else { "a/b.log" };
     let ctx = ParseContext { skip_on_error: pick & 0x40 != 0 };
-    let origin = Origin { bucket: "b", account_alias: "", log_key: key, account_id: Some("111122223333") };
+    let origin = Origin { bucket: "b", account_alias: Some(""), log_key: key, account_id: Some("111122223333") };
     let mut input = body;
     let _ = t.parse_stream(key, &mut input, ctx, &mut |e| {
         for out in t.reshape(envelope(&origin, e)) {

@@ -1,7 +1,9 @@
 //! CloudTrail: `AWSLogs/.../CloudTrail/REGION/YYYY/MM/DD/*.json.gz`, one JSON document per
 //! object with the events under `Records`.
 
-use super::{Bucket, Emit, Layout, MarkerRule, ParseContext, ParseError, TypeInfo, BASE_INFO};
+use super::{
+    Bucket, Emit, Format, Layout, MarkerRule, ParseContext, ParseError, TypeInfo, BASE_INFO,
+};
 use crate::json::{Map, Value};
 use crate::state::TableKind;
 
@@ -29,7 +31,9 @@ impl Bucket for CloudTrail {
     fn info(&self) -> &'static TypeInfo {
         &INFO
     }
+}
 
+impl Format for CloudTrail {
     fn parse_stream(
         &self,
         _key: &str,

@@ -2,8 +2,8 @@
 //! `configurationItems` per object, objects read in date order.
 
 use super::{
-    Bucket, DateStyle, Emit, Layout, Listed, MarkerRule, ParseContext, ParseError, TypeInfo,
-    BASE_INFO,
+    Bucket, DateStyle, Emit, Format, Layout, Listed, MarkerRule, ParseContext, ParseError,
+    TypeInfo, BASE_INFO,
 };
 use crate::json::{Map, Value};
 use crate::state::TableKind;
@@ -57,7 +57,9 @@ impl Bucket for Config {
             .map(|(_, o)| o)
             .collect()
     }
+}
 
+impl Format for Config {
     fn parse_stream(
         &self,
         _key: &str,

@@ -2,7 +2,7 @@
 //! space-separated VPC-style rows (see [`super::cloudwatch_events`]).
 
 use super::cloudwatch_events::{events_or_rows, read_all};
-use super::{Bucket, Emit, ParseContext, ParseError, TypeInfo, BASE_INFO};
+use super::{Bucket, Emit, Format, ParseContext, ParseError, TypeInfo, BASE_INFO};
 use crate::json::Value;
 use crate::state::TableKind;
 
@@ -20,7 +20,9 @@ impl Bucket for Custom {
     fn info(&self) -> &'static TypeInfo {
         &INFO
     }
+}
 
+impl Format for Custom {
     fn parse_stream(
         &self,
         _key: &str,

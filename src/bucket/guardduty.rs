@@ -4,7 +4,9 @@
 //! `PREFIX/AWSLogs` exists.
 
 use super::text::Lines;
-use super::{Bucket, Emit, Layout, MarkerRule, ParseContext, ParseError, TypeInfo, BASE_INFO};
+use super::{
+    Bucket, Emit, Format, Layout, MarkerRule, ParseContext, ParseError, TypeInfo, BASE_INFO,
+};
 use crate::json::Value;
 use crate::state::TableKind;
 
@@ -58,7 +60,9 @@ impl Bucket for GuardDuty {
             &KINESIS
         }
     }
+}
 
+impl Format for GuardDuty {
     fn parse_stream(
         &self,
         key: &str,

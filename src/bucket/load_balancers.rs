@@ -4,7 +4,7 @@
 
 use super::text::{row_event, CsvReader, Extras};
 use super::{
-    Bucket, Emit, Event, Layout, MarkerRule, ParseContext, ParseError, TypeInfo, BASE_INFO,
+    Bucket, Emit, Event, Format, Layout, MarkerRule, ParseContext, ParseError, TypeInfo, BASE_INFO,
 };
 use crate::json::Value;
 use crate::state::TableKind;
@@ -144,7 +144,9 @@ impl Bucket for LoadBalancer {
             Kind::Nlb => &NLB,
         }
     }
+}
 
+impl Format for LoadBalancer {
     fn parse_stream(
         &self,
         _key: &str,

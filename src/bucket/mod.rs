@@ -18,11 +18,10 @@ pub mod umbrella;
 pub mod vpcflow;
 pub mod waf;
 
-use crate::json::{Map, Value};
+pub use crate::pipeline::format::{Emit, Event, Format, ParseContext, ParseError};
 use crate::state::TableKind;
 use chrono::{DateTime, NaiveDate, Utc};
 use regex::Regex;
-use std::fmt;
 use std::sync::{Arc, OnceLock};
 
 /// Where a type's objects live in the bucket, and what that implies for its messages and rows.
@@ -160,55 +159,6 @@ pub const BASE_INFO: TypeInfo = TypeInfo {
     notice: None,
 };
 
-/// Why an object's content could not be turned into events. Parsers say what went wrong;
-/// `pipeline::failure` decides what that means for the run (exit code, `error_msg`).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum ParseError {
-    /// The object is malformed: an `error_msg` event with `--skip_on_error`, else exit 9.
-    Invalid(String),
-    /// Malformed, in words the reference prints itself; stops the run (exit 9). Parsers return
-    /// it only without `--skip_on_error` (WAF).
-    Rejected(String),
-    /// The run's settings do not fit the bucket: stops the run whatever the flags (exit 12).
-    Unsupported(String),
-    /// Reading the object failed (a decompression error, told apart by the caller).
-    Read(String),
-}
-
-impl ParseError {
-    pub fn invalid(msg: impl Into<String>) -> Self {
-        ParseError::Invalid(msg.into())
-    }
-}
-
-impl fmt::Display for ParseError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            ParseError::Invalid(m)
-            | ParseError::Rejected(m)
-            | ParseError::Unsupported(m)
-            | ParseError::Read(m) => f.write_str(m),
-        }
-    }
-}
-
-impl From<serde_json::Error> for ParseError {
-    fn from(e: serde_json::Error) -> Self {
-        ParseError::Invalid(format!("JSONDecodeError('{e}')"))
-    }
-}
-
-pub type Event = Map;
-
-/// Where a parser hands each event as soon as it has it; an error stops the parser.
-pub type Emit<'a> = dyn FnMut(Event) -> Result<(), ParseError> + 'a;
-
-/// What a parser may need to know about the run.
-#[derive(Debug, Clone, Copy)]
-pub struct ParseContext {
-    pub skip_on_error: bool,
-}
-
 /// One listed object.
 #[derive(Debug, Clone)]
 pub struct Listed {
@@ -216,26 +166,9 @@ pub struct Listed {
     pub last_modified: Option<DateTime<Utc>>,
 }
 
-/// What a bucket type does differently from the others.
-pub trait Bucket: Send + Sync {
+/// What a bucket type does differently from the others, beyond its format.
+pub trait Bucket: Format {
     fn info(&self) -> &'static TypeInfo;
-
-    /// Read one decompressed object and emit its events in order, without holding the
-    /// object whole where the format allows it.
-    fn parse_stream(
-        &self,
-        key: &str,
-        input: &mut dyn std::io::BufRead,
-        ctx: ParseContext,
-        emit: &mut Emit,
-    ) -> Result<(), ParseError>;
-
-    /// Reshape one enveloped message into what is sent (usually one message).
-    fn reshape(&self, msg: Value) -> Vec<Value> {
-        let mut msg = msg;
-        crate::message::reformat_generic(&mut msg);
-        vec![msg]
-    }
 
     /// Order and filter one listing page (Config sorts by the date in the key).
     fn arrange_page(

@@ -2,7 +2,9 @@
 //! bracketed times and quoted values.
 
 use super::text::Lines;
-use super::{Bucket, DateStyle, Emit, Event, ParseContext, ParseError, TypeInfo, BASE_INFO};
+use super::{
+    Bucket, DateStyle, Emit, Event, Format, ParseContext, ParseError, TypeInfo, BASE_INFO,
+};
 use crate::json::Value;
 use crate::state::TableKind;
 use regex::Regex;
@@ -58,7 +60,9 @@ impl Bucket for ServerAccess {
     fn info(&self) -> &'static TypeInfo {
         &INFO
     }
+}
 
+impl Format for ServerAccess {
     fn parse_stream(
         &self,
         _key: &str,

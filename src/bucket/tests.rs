@@ -115,7 +115,7 @@ mod robustness {
         ];
         let origin = crate::message::Origin {
             bucket: "b",
-            account_alias: "",
+            account_alias: Some(""),
             log_key: "k",
             account_id: Some("111122223333"),
         };

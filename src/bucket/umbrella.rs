@@ -2,7 +2,7 @@
 //! `.../iplogs/`, whose columns the prefix decides.
 
 use super::text::{row_event, CsvReader, Extras};
-use super::{Bucket, DateStyle, Emit, ParseContext, ParseError, TypeInfo, BASE_INFO};
+use super::{Bucket, DateStyle, Emit, Format, ParseContext, ParseError, TypeInfo, BASE_INFO};
 use crate::json::Value;
 use crate::state::TableKind;
 
@@ -87,7 +87,9 @@ impl Bucket for Umbrella {
     fn info(&self) -> &'static TypeInfo {
         &INFO
     }
+}
 
+impl Format for Umbrella {
     fn parse_stream(
         &self,
         _key: &str,

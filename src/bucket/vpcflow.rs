@@ -2,7 +2,7 @@
 //! read per flow log of the region (its id is in the key).
 
 use super::text::{row_event, CsvReader, Extras};
-use super::{Bucket, Emit, Event, Layout, ParseContext, ParseError, TypeInfo, BASE_INFO};
+use super::{Bucket, Emit, Event, Format, Layout, ParseContext, ParseError, TypeInfo, BASE_INFO};
 use crate::json::Value;
 use crate::state::TableKind;
 use chrono::DateTime;
@@ -43,7 +43,9 @@ impl Bucket for VpcFlow {
     fn info(&self) -> &'static TypeInfo {
         &INFO
     }
+}
 
+impl Format for VpcFlow {
     fn parse_stream(
         &self,
         _key: &str,

@@ -2,7 +2,7 @@
 //! `httpRequest.headers` reduced to the standard header names.
 
 use super::text::Lines;
-use super::{Bucket, Emit, Event, ParseContext, ParseError, TypeInfo, BASE_INFO};
+use super::{Bucket, Emit, Event, Format, ParseContext, ParseError, TypeInfo, BASE_INFO};
 use crate::json::{Map, Value};
 use crate::state::TableKind;
 
@@ -66,7 +66,9 @@ impl Bucket for Waf {
     fn info(&self) -> &'static TypeInfo {
         &INFO
     }
+}
 
+impl Format for Waf {
     fn parse_stream(
         &self,
         key: &str,

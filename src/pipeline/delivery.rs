@@ -4,8 +4,8 @@
 //! that ends the run. What "finished" means afterwards (a state row, an SQS delete) is the
 //! source's business.
 
-use super::failure::Disposition;
-use super::{Chunk, ObjectRef};
+use super::failure::Action;
+use super::{Chunk, ObjectRef, RunContext};
 use crate::debug;
 use crate::exit::{code, fail};
 use crate::message;
@@ -16,6 +16,15 @@ use tokio::sync::mpsc;
 
 /// Messages of one object held back until it was read whole, at most.
 const HOLD_BYTES: usize = 8 * 1024 * 1024;
+
+/// How an object's delivery ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Delivered {
+    /// Its events, or its `error_msg`, were accepted: the source may finish it.
+    Finished,
+    /// It could not be read this time and is left for later (subscribers only).
+    Left,
+}
 
 /// Where messages go, and the run's totals.
 pub struct Sink {
@@ -41,23 +50,20 @@ impl Sink {
         Ok(())
     }
 
-    /// Send what an object yields. `Ok` means the object is finished (its events, or its
-    /// `error_msg`, were accepted); an error ends the run.
+    /// Send what an object yields. `Ok` says whether the object is finished (its events, or
+    /// its `error_msg`, were accepted) or left for later; an error ends the run.
     pub async fn deliver(
         &mut self,
         object: &ObjectRef,
-        account_alias: &str,
+        run: &RunContext,
         skip_on_error: bool,
         rx: mpsc::Receiver<Chunk>,
-    ) -> Result<()> {
+    ) -> Result<Delivered> {
         let (outcome, streamed) = self.receive(&object.key, rx).await?;
         let Err(failure) = outcome else {
-            return Ok(());
+            return Ok(Delivered::Finished);
         };
-        let (error_msg, fatal) = match failure.classify(&object.key) {
-            Disposition::Fatal(e) => return Err(e),
-            Disposition::Skippable { error_msg, fatal } => (error_msg, fatal),
-        };
+        let action = failure.action(&object.key, run.format.failure_rules(), skip_on_error);
         if streamed {
             crate::log::warning(&format!(
                 "{} failed after some of its events were sent; they will be sent again when \
@@ -66,14 +72,25 @@ impl Sink {
             ));
         }
         self.summary.objects_failed += 1;
-        if !skip_on_error {
-            return Err(fatal);
+        match action {
+            Action::Stop(e) => Err(e),
+            Action::Leave { line, error } => {
+                match error {
+                    true => crate::log::error(&line),
+                    false => debug!(1, "+++ {line}"),
+                }
+                Ok(Delivered::Left)
+            }
+            Action::ErrorMsg(error_msg) => {
+                debug!(1, "++ {error_msg}; skipping...");
+                let origin = object.origin(run.account_alias.as_deref());
+                let msg = message::error_envelope(&origin, &error_msg);
+                let mut one = Datagrams::default();
+                one.push_json(&msg)?;
+                self.send(&one)?;
+                Ok(Delivered::Finished)
+            }
         }
-        debug!(1, "++ {error_msg}; skipping...");
-        let msg = message::error_envelope(&object.origin(account_alias), &error_msg);
-        let mut one = Datagrams::default();
-        one.push_json(&msg)?;
-        self.send(&one)
     }
 
     /// Receive an object's batches until its result, sending them as [`deliver`] says.

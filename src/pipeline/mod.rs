@@ -11,14 +11,15 @@
 
 pub mod delivery;
 pub mod failure;
+pub mod format;
 
 use crate::aws::{classify, s3_unexpected, AwsErrorKind};
-use crate::bucket::{Bucket, ParseContext, ParseError};
 use crate::decode::{self, Compression};
 use crate::exit::{code, fail};
-use crate::message::{self, DiscardFilter, Origin};
+use crate::message::{DiscardFilter, Origin};
 use crate::queue::Datagrams;
 use failure::ObjectFailure;
+use format::{Format, ParseContext, ParseError};
 use std::io::Read;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -33,10 +34,11 @@ const QUEUED_BATCHES: usize = 4;
 /// What every object of a run shares.
 pub struct RunContext {
     pub s3: aws_sdk_s3::Client,
-    pub bucket_type: Arc<dyn Bucket>,
+    pub format: Arc<dyn Format>,
     pub ctx: ParseContext,
     pub discard: Option<Arc<DiscardFilter>>,
-    pub account_alias: String,
+    /// `aws.log_info.aws_account_alias` (bucket runs; subscribers have none).
+    pub account_alias: Option<String>,
     /// Bytes downloaded by every job of the run.
     pub bytes_read: Arc<AtomicU64>,
 }
@@ -51,7 +53,7 @@ pub struct ObjectRef {
 }
 
 impl ObjectRef {
-    pub fn origin<'a>(&'a self, account_alias: &'a str) -> Origin<'a> {
+    pub fn origin<'a>(&'a self, account_alias: Option<&'a str>) -> Origin<'a> {
         Origin {
             bucket: &self.bucket,
             account_alias,
@@ -96,7 +98,10 @@ async fn fetch_and_parse(
         Ok(r) => r,
         Err(e) => {
             let err = classify("GetObject", &e);
-            return Err(match err.kind {
+            return Err(match &err.kind {
+                AwsErrorKind::Service(code) if code == "NoSuchKey" || code == "NoSuchBucket" => {
+                    ObjectFailure::Gone(err.text)
+                }
                 AwsErrorKind::Service(_) => ObjectFailure::Fetch(err.text),
                 _ => ObjectFailure::Fatal(
                     err.into_failure("get_object", |err| s3_unexpected(err.text)),
@@ -165,14 +170,14 @@ fn parse_body<R: AsyncRead + Unpin + Send + 'static>(
     };
     let mut batcher = Batcher {
         run,
-        origin: object.origin(&run.account_alias),
+        origin: object.origin(run.account_alias.as_deref()),
         tx,
         batch: Datagrams::default(),
         discarded: 0,
         stopped: false,
     };
     let parsed = run
-        .bucket_type
+        .format
         .parse_stream(&object.key, &mut *opened.reader, run.ctx, &mut |event| {
             batcher.push(event)
         })
@@ -205,9 +210,9 @@ struct Batcher<'a> {
 }
 
 impl Batcher<'_> {
-    fn push(&mut self, event: crate::bucket::Event) -> Result<(), ParseError> {
+    fn push(&mut self, event: format::Event) -> Result<(), ParseError> {
         if let Some(filter) = &self.run.discard {
-            if filter.should_skip_map(&event) {
+            if self.run.format.discards(filter, &event) {
                 crate::debug!(
                     2,
                     "+++ The \"{}\" regex found a match in the \"{}\" field. The event will be skipped.",
@@ -224,8 +229,8 @@ impl Batcher<'_> {
                 filter.field()
             );
         }
-        let msg = message::envelope(&self.origin, event);
-        for out in self.run.bucket_type.reshape(msg) {
+        let msg = self.run.format.envelope(&self.origin, event);
+        for out in self.run.format.reshape(msg) {
             self.batch
                 .push_json(&out)
                 .map_err(|e| ParseError::invalid(format!("cannot serialize an event: {e}")))?;

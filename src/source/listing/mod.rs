@@ -15,7 +15,7 @@ pub mod paginator;
 use crate::aws::{classify, AwsError, Clients};
 use crate::bucket::{Bucket, Layout, Listed};
 use crate::debug;
-use crate::pipeline::delivery::Sink;
+use crate::pipeline::delivery::{Delivered, Sink};
 use crate::pipeline::{self, Chunk, ObjectRef, RunContext};
 use crate::state::{Retention, State, TableKind};
 use crate::summary::{Progress, Summary};
@@ -46,6 +46,7 @@ pub struct ListingOptions {
 
 pub struct ListingSource<'a> {
     pub opts: ListingOptions,
+    pub bucket: Arc<dyn Bucket>,
     pub run: Arc<RunContext>,
     pub clients: &'a Clients,
     pub state: State,
@@ -57,7 +58,7 @@ type PageResult = std::result::Result<paginator::Page, AwsError>;
 
 impl ListingSource<'_> {
     fn bucket(&self) -> &dyn Bucket {
-        self.run.bucket_type.as_ref()
+        self.bucket.as_ref()
     }
 
     fn lister(&self) -> S3Lister {
@@ -260,10 +261,13 @@ impl ListingSource<'_> {
     ) -> Result<()> {
         let key = object.key.as_str();
         let target = self.object_ref(listing, key);
-        let alias = self.run.account_alias.clone();
-        self.sink
-            .deliver(&target, &alias, self.opts.skip_on_error, rx)
+        let delivered = self
+            .sink
+            .deliver(&target, &self.run, self.opts.skip_on_error, rx)
             .await?;
+        if delivered == Delivered::Left {
+            return Ok(()); // not recorded: read again next run
+        }
         if self.opts.remove {
             debug!(2, "+++ Remove file from S3 Bucket:{key}");
             self.clients
