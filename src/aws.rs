@@ -201,6 +201,15 @@ impl Clients {
         })
     }
 
+    /// SQS in the profile's region, at the service endpoint (as the reference's client).
+    pub fn sqs(&self) -> aws_sdk_sqs::Client {
+        let mut conf = aws_sdk_sqs::config::Builder::from(&self.sdk_config);
+        if let Some(endpoint) = &self.service_endpoint {
+            conf = conf.endpoint_url(endpoint);
+        }
+        aws_sdk_sqs::Client::from_conf(conf.build())
+    }
+
     /// The ids of the VPC flow logs of `region`, asked in that region (D10) at the service
     /// endpoint, as the reference builds its EC2 client.
     pub async fn flow_log_ids(&self, region: &str) -> Result<Vec<String>> {

@@ -293,7 +293,13 @@ impl Args {
                 "Unknown error: Used --iam_role_duration argument but no --iam_role_arn provided.",
             ));
         }
-        if self.bucket.is_none() {
+        if let Some(name) = &self.subscriber {
+            return self.validate_subscriber(name);
+        }
+        if let Some(name) = &self.service {
+            if !matches!(name.to_lowercase().as_str(), "cloudwatchlogs" | "inspector") {
+                return Err(fail(code::INVALID_TYPE, "Invalid type of service"));
+            }
             return Ok(());
         }
         if crate::bucket::for_type(&self.bucket_type, &self.trail_prefix).is_none() {
@@ -306,6 +312,32 @@ impl Args {
             }
         }
         Ok(())
+    }
+
+    /// The subscriber's name and the flags it needs (kept 28).
+    fn validate_subscriber(&self, name: &str) -> anyhow::Result<()> {
+        use crate::exit::{code, fail};
+        use crate::subscriber::Subscriber;
+        let missing = |flag: &str, exit: i32| {
+            fail(exit, format!("Used a subscriber but no --{flag} provided."))
+        };
+        match Subscriber::from_name(name) {
+            None => Err(fail(code::INVALID_TYPE, "Invalid type of subscriber")),
+            Some(Subscriber::SecurityLake) => {
+                if self.iam_role_arn.is_none() {
+                    return Err(missing("iam_role_arn", code::SQS_ERROR));
+                }
+                if self.queue.is_none() {
+                    return Err(missing("queue", code::SQS_ERROR));
+                }
+                if self.external_id.is_none() {
+                    return Err(missing("external_id", code::SQS_ERROR));
+                }
+                Ok(())
+            }
+            Some(_) if self.queue.is_none() => Err(missing("queue", code::INVALID_TYPE)),
+            Some(_) => Ok(()),
+        }
     }
 
     /// The arguments for a debug line, secrets masked.

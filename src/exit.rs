@@ -26,6 +26,10 @@ pub mod code {
     pub const INVALID_KEY_FORMAT: i32 = 17;
     pub const INVALID_PREFIX: i32 = 18;
     pub const CLOCK_SKEW: i32 = 19;
+    /// `--queue` names no queue (GetQueueUrl failed).
+    pub const QUEUE_NOT_FOUND: i32 = 20;
+    /// SQS receive or delete failed; Security Lake arguments missing or its object unreadable.
+    pub const SQS_ERROR: i32 = 21;
     pub const INVALID_REGION: i32 = 22;
     pub const PROFILE_NOT_FOUND: i32 = 23;
 }

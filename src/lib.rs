@@ -22,5 +22,6 @@ pub mod run;
 pub mod run_lock;
 pub mod source;
 pub mod state;
+pub mod subscriber;
 pub mod summary;
 pub mod wazuh;

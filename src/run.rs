@@ -14,7 +14,10 @@ use crate::source::listing::geometry::Geometry;
 use crate::source::listing::marker::MarkerOptions;
 use crate::source::listing::paginator::S3Lister;
 use crate::source::listing::{ListingOptions, ListingSource};
+use crate::source::sqs::queue::SqsQueue;
+use crate::source::sqs::{NotificationOptions, NotificationSource};
 use crate::state::State;
+use crate::subscriber::Subscriber;
 use crate::wazuh::Installation;
 use anyhow::Result;
 use std::sync::Arc;
@@ -22,10 +25,55 @@ use std::sync::Arc;
 /// One run; `argv` is the command line as given, for a hand-over to the Python wodle.
 pub async fn run(args: Args, argv: &[String]) -> Result<()> {
     args.validate()?;
-    if args.service.is_some() || args.subscriber.is_some() {
+    if let Some(name) = &args.subscriber {
+        let subscriber = Subscriber::from_name(name).expect("the subscriber was validated");
+        return subscriber_run(&args, subscriber).await;
+    }
+    if args.service.is_some() {
         return crate::handover::to_python(&args, argv);
     }
     bucket_run(&args).await
+}
+
+async fn subscriber_run(args: &Args, subscriber: Subscriber) -> Result<()> {
+    let install = Installation::locate(args.wazuh_root.clone());
+    let clients = aws::build_clients(&aws_options(args)).await?;
+    let output = open_output(args, &install)?;
+    let name = args.queue.as_deref().expect("the queue was validated");
+    let queue = SqsQueue::open(clients.sqs(), name).await?;
+    // S1: the filter needs --discard-regex; --discard-field alone discards nothing.
+    let discard = match &args.discard_regex {
+        Some(pattern) => Some(Arc::new(discard_filter(
+            args.discard_field.as_deref(),
+            pattern,
+        )?)),
+        None => None,
+    };
+    let sink = Sink::new(output);
+    let source = NotificationSource {
+        opts: NotificationOptions {
+            shapes: subscriber.shapes(),
+            skip_on_error: args.skip_on_error,
+            workers: args.workers(),
+            dry_run: args.output.is_some() && !args.update_state,
+        },
+        queue,
+        run: Arc::new(RunContext {
+            s3: clients.s3.clone(),
+            format: subscriber.format(),
+            ctx: ParseContext {
+                skip_on_error: args.skip_on_error,
+            },
+            discard,
+            account_alias: None,
+            bytes_read: sink.summary.bytes_read.clone(),
+        }),
+        sink,
+    };
+    let started = std::time::Instant::now();
+    let (summary, result) = source.run().await;
+    summary.report(started.elapsed().as_secs_f64());
+    result
 }
 
 async fn bucket_run(args: &Args) -> Result<()> {
@@ -35,7 +83,14 @@ async fn bucket_run(args: &Args) -> Result<()> {
     let install = Installation::locate(args.wazuh_root.clone());
     let version = install.version()?;
     let clients = aws::build_clients(&aws_options(args)).await?;
-    let discard = discard_filter(args)?;
+    let discard = match &args.discard_field {
+        // The reference compiles the literal "None" when no regex is given.
+        Some(field) => Some(Arc::new(discard_filter(
+            Some(field),
+            args.discard_regex.as_deref().unwrap_or("None"),
+        )?)),
+        None => None,
+    };
     let (_lock, state) = open_state(args, &install, &version, bucket_type.info(), &bucket_name)?;
     let output = open_output(args, &install)?;
     if bucket_type.info().name == bucket::guardduty::NATIVE.name {
@@ -149,17 +204,11 @@ fn listing_options(
     }
 }
 
-fn discard_filter(args: &Args) -> Result<Option<Arc<DiscardFilter>>> {
-    let Some(field) = &args.discard_field else {
-        return Ok(None);
-    };
-    // The reference compiles the literal "None" when no regex is given.
-    let pattern = args.discard_regex.as_deref().unwrap_or("None");
-    let filter = DiscardFilter::new(Some(field), pattern).map_err(|e| {
+fn discard_filter(field: Option<&str>, pattern: &str) -> Result<DiscardFilter> {
+    DiscardFilter::new(field, pattern).map_err(|e| {
         fail(
             code::INVALID_TYPE,
             format!("Invalid --discard-regex '{pattern}': {e}"),
         )
-    })?;
-    Ok(Some(Arc::new(filter)))
+    })
 }

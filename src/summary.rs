@@ -18,6 +18,10 @@ pub struct Summary {
     pub objects_failed: u64,
     pub events_sent: u64,
     pub events_discarded: u64,
+    /// SQS messages of a subscriber run.
+    pub messages_received: u64,
+    pub messages_deleted: u64,
+    pub messages_left: u64,
     /// Bytes downloaded by every job of the run.
     pub bytes_read: Arc<AtomicU64>,
 }
@@ -28,7 +32,15 @@ impl Summary {
     }
 
     pub fn line(&self, seconds: f64) -> String {
-        format!(
+        let messages = match self.messages_received {
+            0 => String::new(),
+            n => format!(
+                "{n} messages received, {} deleted, {} left in the queue, ",
+                self.messages_deleted, self.messages_left
+            ),
+        };
+        messages
+            + &format!(
             "Run summary: {} objects listed, {} skipped as processed, {} processed, {} failed, \
              {} events sent, {} events discarded, {:.1} MB read, {seconds:.2} s",
             self.objects_listed,

@@ -1,5 +1,5 @@
 //! What operators use around a run: dry runs (--output), another socket, the run summary,
-//! and the hand-over of --service/--subscriber runs to the Python wodle.
+//! and the hand-over of --service runs to the Python wodle.
 
 mod common;
 
@@ -191,8 +191,13 @@ fn service_runs_are_handed_to_the_python_wodle() {
         "{}",
         run.stdout
     );
+    // Subscriber runs are built in: never handed over.
     let run = wazuh.run(&["-sb", "security_lake", "-q", "my-queue"]);
-    assert_eq!(run.code, 7, "{}", run.stdout);
+    assert_eq!(run.code, 21, "{}", run.stdout);
+    assert_eq!(
+        run.stdout,
+        "ERROR: Used a subscriber but no --iam_role_arn provided.\n"
+    );
 }
 
 #[tokio::test]

@@ -255,7 +255,7 @@ pub trait ParseAll {
 }
 
 #[cfg(test)]
-impl<T: Bucket + ?Sized> ParseAll for T {
+impl<T: Format + ?Sized> ParseAll for T {
     fn parse(&self, key: &str, data: &[u8], ctx: ParseContext) -> Result<Vec<Event>, ParseError> {
         let mut events = Vec::new();
         let mut input = data;

@@ -10,24 +10,25 @@ TIME = "2024-06-10T09:00:00.000Z"
 TOPIC = f"arn:aws:sns:{MOTO_REGION}:{ACCOUNT}:s3-notifications"
 
 
-def notification(entry, default_bucket, s3):
-    """The body of one `send` entry with `notify`."""
+def notifications(entry, default_bucket, s3, fill):
+    """The bodies of one `send` entry with `notify`: one message, or one per key for
+    EventBridge. A key is a string or {"key", "event", "raw_key", "detail_type"}; the
+    recordings were made with `detail_type` read per key (an entry-level one is not used)."""
     kind = entry["notify"]
     bucket = entry.get("bucket", default_bucket)
     if kind in ("s3-test", "sns-test"):
         body = test_event(bucket)
-        return sns(body) if kind == "sns-test" else body
+        return [sns(body) if kind == "sns-test" else body]
     keys = entry.get("keys") or [entry["key"]]
-    keys = [k if isinstance(k, dict) else {"key": k} for k in keys]
+    keys = [dict(k, key=fill(k["key"])) if isinstance(k, dict) else {"key": fill(k)} for k in keys]
     if kind == "eventbridge":
-        return eventbridge(bucket, keys[0], s3, entry.get("detail_type", "Object Created"))
-    body = json.dumps(
-        {"Records": [s3_record(bucket, k, s3, entry.get("raw_key", False)) for k in keys]}
-    )
+        return [eventbridge(bucket, k, s3, k.get("detail_type", "Object Created")) for k in keys]
+    records = [s3_record(bucket, k, s3, k.get("raw_key", entry.get("raw_key", False))) for k in keys]
+    body = json.dumps({"Records": records})
     if kind == "sns":
-        return sns(body)
+        return [sns(body)]
     if kind == "s3":
-        return body
+        return [body]
     raise ValueError(f"unknown notify kind {kind!r}")
 
 

@@ -253,12 +253,13 @@ class World:
         region, url = self.queue_urls[name]
         if "body" in entry:
             body = entry["body"]
-            body = body if isinstance(body, str) else json.dumps(body)
+            bodies = [body if isinstance(body, str) else json.dumps(body)]
         else:
-            from notifications import notification
+            from notifications import notifications
 
-            body = notification(entry, self.bucket, self.s3)
-        self.moto.client("sqs", region).send_message(QueueUrl=url, MessageBody=body)
+            bodies = notifications(entry, self.bucket, self.s3, self.fill)
+        for body in bodies:
+            self.moto.client("sqs", region).send_message(QueueUrl=url, MessageBody=body)
 
     def _log_group(self, group, clock):
         region = group.get("region", MOTO_REGION)

@@ -1,0 +1,235 @@
+//! The notification source: a subscriber run. Messages are received (one batch ahead) until a
+//! receive comes back empty; the objects each one names go through the object pipeline, up to
+//! `--workers` at once across messages, and are delivered in the order received. A message is
+//! deleted once every object it names was finished (its events accepted by the Wazuh queue,
+//! or its `error_msg` sent); a message that names nothing readable, or whose object must be
+//! read again later, stays in the queue for its redrive policy. Several collectors can share
+//! one queue: SQS hands each message to one of them, and the leases keep a message in
+//! progress from reappearing for another.
+
+pub mod bodies;
+pub mod queue;
+
+use crate::debug;
+use crate::exit::{code, fail};
+use crate::pipeline::delivery::{Delivered, Sink};
+use crate::pipeline::{self, Chunk, ObjectRef, RunContext};
+use crate::summary::Summary;
+use anyhow::Result;
+use bodies::{BodyError, Shapes};
+use queue::{Leases, Received, SqsQueue};
+use std::collections::{HashMap, VecDeque};
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::mpsc;
+
+pub struct NotificationOptions {
+    pub shapes: Shapes,
+    pub skip_on_error: bool,
+    /// Objects fetched and parsed at once, across messages.
+    pub workers: usize,
+    /// `--output` without `--update_state`: read, but delete nothing.
+    pub dry_run: bool,
+}
+
+pub struct NotificationSource {
+    pub opts: NotificationOptions,
+    pub queue: SqsQueue,
+    pub run: Arc<RunContext>,
+    pub sink: Sink,
+}
+
+/// A received message whose objects are not all finished.
+struct Open {
+    handle: String,
+    unfinished: usize,
+    left: bool,
+}
+
+/// The run's moving parts: objects in flight in the order received, open messages, and
+/// finished messages waiting to be deleted.
+#[derive(Default)]
+struct Progress {
+    in_flight: VecDeque<(u64, ObjectRef, mpsc::Receiver<Chunk>)>,
+    open: HashMap<u64, Open>,
+    to_delete: Vec<String>,
+    leases: Leases,
+    visibility: Option<Duration>,
+    next_id: u64,
+}
+
+impl NotificationSource {
+    /// Drain the queue. The totals come back on failure too.
+    pub async fn run(mut self) -> (Summary, Result<()>) {
+        let mut progress = Progress {
+            visibility: self.queue.visibility_timeout().await,
+            ..Default::default()
+        };
+        let keep_alive = progress
+            .visibility
+            .map(|v| progress.leases.keep_alive(self.queue.clone(), v));
+        let mut result = self.read_all(&mut progress).await;
+        // Messages finished before a failure are deleted all the same.
+        let deleted = self.flush_deletes(&mut progress).await;
+        if let Some(task) = keep_alive {
+            task.abort();
+        }
+        result = result.and(deleted).and(self.sink.output.flush());
+        (self.sink.summary, result)
+    }
+
+    async fn read_all(&mut self, progress: &mut Progress) -> Result<()> {
+        let mut batches = receive_ahead(self.queue.clone());
+        loop {
+            if progress.in_flight.is_empty() {
+                self.flush_deletes(progress).await?;
+            }
+            let Some(batch) = batches.recv().await else {
+                break;
+            };
+            for message in batch? {
+                self.sink.summary.messages_received += 1;
+                if let Some(v) = progress.visibility {
+                    progress.leases.hold(&message.handle, v);
+                }
+                self.start(progress, message).await?;
+            }
+        }
+        while !progress.in_flight.is_empty() {
+            self.finish_oldest(progress).await?;
+        }
+        Ok(())
+    }
+
+    /// Hand a message's objects to the pipeline, finishing older ones while the window is full.
+    async fn start(&mut self, progress: &mut Progress, message: Received) -> Result<()> {
+        let named = match bodies::objects(self.opts.shapes, &message.body) {
+            Ok(named) => named,
+            Err(BodyError::NotJson(e)) if self.opts.shapes == Shapes::SecurityLake => {
+                return Err(fail(
+                    code::INVALID_TYPE,
+                    format!("A message of the queue is not JSON: {e}"),
+                ));
+            }
+            Err(e) => {
+                debug!(
+                    2,
+                    "+++ Message left in the queue, it names no object: {e:?}: {}", message.body
+                );
+                self.give_up(progress, &message.handle);
+                return Ok(());
+            }
+        };
+        if named.is_empty() {
+            debug!(2, "+++ The message names no new object; deleting it");
+            return self.finished(progress, message.handle).await;
+        }
+        let id = progress.next_id;
+        progress.next_id += 1;
+        progress.open.insert(
+            id,
+            Open {
+                handle: message.handle,
+                unfinished: named.len(),
+                left: false,
+            },
+        );
+        for n in named {
+            while progress.in_flight.len() >= self.opts.workers.max(1) {
+                self.finish_oldest(progress).await?;
+            }
+            let object = ObjectRef {
+                bucket: n.bucket,
+                key: n.key,
+                account_id: None,
+            };
+            debug!(2, "++ Processing file {} in {}", object.key, object.bucket);
+            let rx = pipeline::start(self.run.clone(), object.clone());
+            progress.in_flight.push_back((id, object, rx));
+        }
+        Ok(())
+    }
+
+    async fn finish_oldest(&mut self, progress: &mut Progress) -> Result<()> {
+        let Some((id, object, rx)) = progress.in_flight.pop_front() else {
+            return Ok(());
+        };
+        let delivered = self
+            .sink
+            .deliver(&object, &self.run, self.opts.skip_on_error, rx)
+            .await?;
+        self.sink.summary.objects_processed += 1;
+        let Some(open) = progress.open.get_mut(&id) else {
+            return Ok(());
+        };
+        open.unfinished -= 1;
+        open.left |= delivered == Delivered::Left;
+        if open.unfinished > 0 {
+            return Ok(());
+        }
+        let open = progress.open.remove(&id).expect("present above");
+        match open.left {
+            true => {
+                self.give_up(progress, &open.handle);
+                Ok(())
+            }
+            false => self.finished(progress, open.handle).await,
+        }
+    }
+
+    /// A message stays in the queue: it reappears after its visibility timeout (or goes to
+    /// the dead-letter queue), here or in another collector.
+    fn give_up(&mut self, progress: &mut Progress, handle: &str) {
+        progress.leases.release(handle);
+        self.sink.summary.messages_left += 1;
+    }
+
+    /// A message to delete; deleted ten at a time (or when nothing is in flight).
+    async fn finished(&mut self, progress: &mut Progress, handle: String) -> Result<()> {
+        progress.to_delete.push(handle);
+        if progress.to_delete.len() >= 10 {
+            self.flush_deletes(progress).await?;
+        }
+        Ok(())
+    }
+
+    async fn flush_deletes(&mut self, progress: &mut Progress) -> Result<()> {
+        let handles = std::mem::take(&mut progress.to_delete);
+        if handles.is_empty() {
+            return Ok(());
+        }
+        // A finished message's events are in Wazuh: the socket is flushed before it goes.
+        self.sink.output.flush()?;
+        if !self.opts.dry_run {
+            self.queue.delete(&handles).await?;
+            self.sink.summary.messages_deleted += handles.len() as u64;
+        }
+        for h in &handles {
+            progress.leases.release(h);
+        }
+        Ok(())
+    }
+}
+
+/// Receive batches in the background, one batch ahead of the reader, until a receive comes
+/// back empty or fails.
+fn receive_ahead(queue: SqsQueue) -> mpsc::Receiver<Result<Vec<Received>>> {
+    let (tx, rx) = mpsc::channel(1);
+    tokio::spawn(async move {
+        loop {
+            match queue.receive().await {
+                Ok(batch) if batch.is_empty() => return,
+                Ok(batch) => {
+                    if tx.send(Ok(batch)).await.is_err() {
+                        return;
+                    }
+                }
+                Err(e) => {
+                    let _ = tx.send(Err(e)).await;
+                    return;
+                }
+            }
+        }
+    });
+    rx
+}
