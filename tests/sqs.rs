@@ -1,0 +1,201 @@
+//! `--subscriber` runs against moto's SQS and S3: several collectors on one queue, kills,
+//! a message kept invisible while its object is slow, messages that cannot be read, and S3
+//! faults. Every test counts what reached the Wazuh socket and what was left in the queue.
+
+mod common;
+
+use aws_sdk_sqs::types::QueueAttributeName;
+use common::fault_proxy::{self, Fault};
+use common::*;
+use std::collections::HashMap;
+use std::path::Path;
+use std::process::{Child, Stdio};
+use std::time::Duration;
+
+const EVENTS: usize = 5;
+
+/// A queue with this visibility timeout; its URL.
+async fn queue(name: &str, visibility_secs: u32) -> String {
+    sqs()
+        .await
+        .create_queue()
+        .queue_name(name)
+        .attributes(QueueAttributeName::VisibilityTimeout, visibility_secs.to_string())
+        .send()
+        .await
+        .unwrap()
+        .queue_url()
+        .unwrap()
+        .to_string()
+}
+
+/// `objects` objects of EVENTS JSON events each, one S3 notification per object.
+async fn seed(bucket: &str, url: &str, objects: usize) {
+    let s3 = create_bucket(bucket).await;
+    let sqs = sqs().await;
+    for i in 0..objects {
+        let key = format!("app/2024/06/10/part {i:04}.json");
+        let body: String = (0..EVENTS)
+            .map(|e| format!("{{\"id\":\"o{i}-{e}\",\"n\":{e}}}\n"))
+            .collect();
+        put(&s3, bucket, &key, body.into_bytes()).await;
+        notify(&sqs, url, bucket, &key).await;
+    }
+}
+
+async fn notify(sqs: &aws_sdk_sqs::Client, url: &str, bucket: &str, key: &str) {
+    let record = serde_json::json!({"Records": [{
+        "eventName": "ObjectCreated:Put",
+        "s3": {"bucket": {"name": bucket}, "object": {"key": key.replace(' ', "+")}}
+    }]});
+    send(sqs, url, &record.to_string()).await;
+}
+
+async fn send(sqs: &aws_sdk_sqs::Client, url: &str, body: &str) {
+    sqs.send_message()
+        .queue_url(url)
+        .message_body(body)
+        .send()
+        .await
+        .unwrap();
+}
+
+/// Messages not deleted: visible or still invisible.
+async fn left(url: &str) -> usize {
+    let attrs = sqs()
+        .await
+        .get_queue_attributes()
+        .queue_url(url)
+        .attribute_names(QueueAttributeName::ApproximateNumberOfMessages)
+        .attribute_names(QueueAttributeName::ApproximateNumberOfMessagesNotVisible)
+        .send()
+        .await
+        .unwrap();
+    let attrs = attrs.attributes().unwrap();
+    [
+        QueueAttributeName::ApproximateNumberOfMessages,
+        QueueAttributeName::ApproximateNumberOfMessagesNotVisible,
+    ]
+    .iter()
+    .map(|a| attrs[a].parse::<usize>().unwrap())
+    .sum()
+}
+
+/// How many times each event id arrived.
+fn counts(wazuh: &Wazuh) -> HashMap<String, usize> {
+    let mut counts = HashMap::new();
+    for m in wazuh.take_messages() {
+        let id = m["aws"]["id"].as_str().unwrap_or("?").to_string();
+        *counts.entry(id).or_insert(0) += 1;
+    }
+    counts
+}
+
+fn spawn(wazuh: &Wazuh, args: &[&str]) -> Child {
+    let mut cmd = wazuh.command(Path::new(env!("CARGO_BIN_EXE_aws-s3")), args);
+    cmd.env("WAZUH_ROOT", wazuh.root())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    cmd.spawn().unwrap()
+}
+
+#[tokio::test]
+async fn three_collectors_on_one_queue_send_every_event_once() {
+    let url = queue("it-sqs-scale", 600).await;
+    seed("it-sqs-scale", &url, 300).await;
+    let wazuh = Wazuh::new();
+    let args = ["-sb", "buckets", "-q", "it-sqs-scale", "--workers", "8"];
+    let runs: Vec<Child> = (0..3).map(|_| spawn(&wazuh, &args)).collect();
+    for run in runs {
+        let out = run.wait_with_output().unwrap();
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stdout));
+    }
+    let counts = counts(&wazuh);
+    assert_eq!(counts.len(), 300 * EVENTS, "every event arrived");
+    let twice = counts.values().filter(|&&n| n > 1).count();
+    assert_eq!(twice, 0, "a visibility timeout longer than the run: nothing redelivered");
+    assert_eq!(left(&url).await, 0);
+}
+
+#[tokio::test]
+async fn killed_runs_lose_no_event() {
+    let url = queue("it-sqs-kills", 2).await;
+    seed("it-sqs-kills", &url, 60).await;
+    let wazuh = Wazuh::new();
+    let args = ["-sb", "buckets", "-q", "it-sqs-kills", "--workers", "4"];
+    for ms in [300, 700, 1100] {
+        let mut run = spawn(&wazuh, &args);
+        std::thread::sleep(Duration::from_millis(ms));
+        run.kill().unwrap();
+        run.wait().unwrap();
+    }
+    let last = wazuh.run(&args);
+    assert_eq!(last.code, 0, "{}", last.stdout);
+    let counts = counts(&wazuh);
+    assert_eq!(counts.len(), 60 * EVENTS, "no event lost");
+    assert_eq!(left(&url).await, 0);
+}
+
+#[tokio::test]
+async fn a_slow_object_stays_invisible_and_is_sent_once() {
+    let bucket = "it-sqs-slow";
+    let url = queue(bucket, 2).await;
+    seed(bucket, &url, 3).await;
+    // The second object takes longer than the visibility timeout to download.
+    let proxy = fault_proxy::start(
+        moto_url(),
+        Box::new(|method, path, _| match method == "GET" && path.contains("0001.json") {
+            true => Fault::Delay(Duration::from_secs(5)),
+            false => Fault::Pass,
+        }),
+    );
+    let wazuh = Wazuh::new();
+    let run = wazuh.run(&["-sb", "buckets", "-q", bucket, "-se", &proxy.url]);
+    assert_eq!(run.code, 0, "{}", run.stdout);
+    let counts = counts(&wazuh);
+    assert_eq!(counts.len(), 3 * EVENTS);
+    assert!(counts.values().all(|&n| n == 1), "sent once: {counts:?}");
+    assert_eq!(left(&url).await, 0);
+}
+
+#[tokio::test]
+async fn unreadable_messages_are_left_and_the_run_ends_normally() {
+    let bucket = "it-sqs-poison";
+    let url = queue(bucket, 600).await;
+    let sqs = sqs().await;
+    send(&sqs, &url, "not a notification").await;
+    send(&sqs, &url, r#"{"AlarmName": "x"}"#).await;
+    seed(bucket, &url, 1).await;
+    let wazuh = Wazuh::new();
+    let run = wazuh.run(&["-sb", "buckets", "-q", bucket]);
+    assert_eq!(run.code, 0, "{}", run.stdout);
+    assert_eq!(run.stdout, "", "nothing printed without --debug");
+    assert_eq!(counts(&wazuh).len(), EVENTS);
+    assert_eq!(left(&url).await, 2, "the two bodies wait for the redrive policy");
+}
+
+#[tokio::test]
+async fn s3_faults_leave_their_messages_in_the_queue() {
+    let bucket = "it-sqs-faults";
+    let url = queue(bucket, 600).await;
+    seed(bucket, &url, 3).await;
+    let proxy = fault_proxy::start(
+        moto_url(),
+        Box::new(|method, path, _| match method == "GET" && path.contains("0001.json") {
+            true => Fault::Error(500, "InternalError"),
+            false => Fault::Pass,
+        }),
+    );
+    let wazuh = Wazuh::new();
+    std::fs::write(
+        wazuh.home.join(".aws/config"),
+        "[default]\nregion = us-east-1\nmax_attempts = 2\ns3 =\n    addressing_style = path\n",
+    )
+    .unwrap();
+    let args = ["-sb", "buckets", "-q", bucket, "-se", &proxy.url, "--skip_on_error"];
+    let run = wazuh.run(&args);
+    assert_eq!(run.code, 0, "{}", run.stdout);
+    assert!(run.stdout.contains("stays in the queue"), "{}", run.stdout);
+    assert_eq!(counts(&wazuh).len(), 2 * EVENTS, "the two other objects");
+    assert_eq!(left(&url).await, 1, "the object S3 failed to serve");
+}
