@@ -37,7 +37,9 @@ pub struct List(pub Vec<String>);
     long_about = "Wazuh wodle for monitoring AWS.\n\n\
         Reads the logs a service writes to an S3 bucket, sends each event to the Wazuh analysis \
         queue (<wazuh>/queue/sockets/queue) and records every processed object in \
-        <wazuh>/wodles/aws/s3_cloudtrail.db, so the next run continues where this one stopped.\n\n\
+        <wazuh>/wodles/aws/s3_cloudtrail.db, so the next run continues where this one stopped. \
+        With --subscriber it reads the objects that S3 notifications in an SQS queue name \
+        instead, and deletes each message once its events were sent.\n\n\
         A drop-in replacement for <wazuh>/wodles/aws/aws-s3: same flags, messages, state file and \
         exit codes.",
     group(ArgGroup::new("source").required(true).args(["bucket", "service", "subscriber"])),
@@ -63,12 +65,15 @@ pub struct Args {
     #[arg(long = "service", value_name = "SERVICE", help_heading = "Source")]
     pub service: Option<String>,
 
-    /// Subscriber type to read from an SQS queue (security_lake, buckets, security_hub).
-    /// Short form: -sb. Not built into this binary yet.
+    /// Read the objects that S3 event notifications in an SQS queue name, instead of listing a
+    /// bucket: buckets (JSON, CSV or text objects), security_hub (Security Hub findings) or
+    /// security_lake (Parquet; needs --iam_role_arn and --external_id). Each SQS message is
+    /// deleted once its objects were sent; no state file is kept. Short form: -sb.
     #[arg(long = "subscriber", value_name = "TYPE", help_heading = "Source")]
     pub subscriber: Option<String>,
 
-    /// Name of the SQS queue, with --subscriber.
+    /// Name of the SQS queue, with --subscriber (letters, digits, - and _, up to 80), looked up
+    /// in the profile's region. The run ends when the queue is empty.
     #[arg(short = 'q', long = "queue", value_name = "NAME", value_parser = valid_sqs_name, help_heading = "Source")]
     pub queue: Option<String>,
 

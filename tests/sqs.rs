@@ -20,7 +20,10 @@ async fn queue(name: &str, visibility_secs: u32) -> String {
         .await
         .create_queue()
         .queue_name(name)
-        .attributes(QueueAttributeName::VisibilityTimeout, visibility_secs.to_string())
+        .attributes(
+            QueueAttributeName::VisibilityTimeout,
+            visibility_secs.to_string(),
+        )
         .send()
         .await
         .unwrap()
@@ -108,12 +111,19 @@ async fn three_collectors_on_one_queue_send_every_event_once() {
     let runs: Vec<Child> = (0..3).map(|_| spawn(&wazuh, &args)).collect();
     for run in runs {
         let out = run.wait_with_output().unwrap();
-        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stdout));
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stdout)
+        );
     }
     let counts = counts(&wazuh);
     assert_eq!(counts.len(), 300 * EVENTS, "every event arrived");
     let twice = counts.values().filter(|&&n| n > 1).count();
-    assert_eq!(twice, 0, "a visibility timeout longer than the run: nothing redelivered");
+    assert_eq!(
+        twice, 0,
+        "a visibility timeout longer than the run: nothing redelivered"
+    );
     assert_eq!(left(&url).await, 0);
 }
 
@@ -144,10 +154,12 @@ async fn a_slow_object_stays_invisible_and_is_sent_once() {
     // The second object takes longer than the visibility timeout to download.
     let proxy = fault_proxy::start(
         moto_url(),
-        Box::new(|method, path, _| match method == "GET" && path.contains("0001.json") {
-            true => Fault::Delay(Duration::from_secs(5)),
-            false => Fault::Pass,
-        }),
+        Box::new(
+            |method, path, _| match method == "GET" && path.contains("0001.json") {
+                true => Fault::Delay(Duration::from_secs(5)),
+                false => Fault::Pass,
+            },
+        ),
     );
     let wazuh = Wazuh::new();
     let run = wazuh.run(&["-sb", "buckets", "-q", bucket, "-se", &proxy.url]);
@@ -171,7 +183,11 @@ async fn unreadable_messages_are_left_and_the_run_ends_normally() {
     assert_eq!(run.code, 0, "{}", run.stdout);
     assert_eq!(run.stdout, "", "nothing printed without --debug");
     assert_eq!(counts(&wazuh).len(), EVENTS);
-    assert_eq!(left(&url).await, 2, "the two bodies wait for the redrive policy");
+    assert_eq!(
+        left(&url).await,
+        2,
+        "the two bodies wait for the redrive policy"
+    );
 }
 
 #[tokio::test]
@@ -181,10 +197,12 @@ async fn s3_faults_leave_their_messages_in_the_queue() {
     seed(bucket, &url, 3).await;
     let proxy = fault_proxy::start(
         moto_url(),
-        Box::new(|method, path, _| match method == "GET" && path.contains("0001.json") {
-            true => Fault::Error(500, "InternalError"),
-            false => Fault::Pass,
-        }),
+        Box::new(
+            |method, path, _| match method == "GET" && path.contains("0001.json") {
+                true => Fault::Error(500, "InternalError"),
+                false => Fault::Pass,
+            },
+        ),
     );
     let wazuh = Wazuh::new();
     std::fs::write(
@@ -192,7 +210,15 @@ async fn s3_faults_leave_their_messages_in_the_queue() {
         "[default]\nregion = us-east-1\nmax_attempts = 2\ns3 =\n    addressing_style = path\n",
     )
     .unwrap();
-    let args = ["-sb", "buckets", "-q", bucket, "-se", &proxy.url, "--skip_on_error"];
+    let args = [
+        "-sb",
+        "buckets",
+        "-q",
+        bucket,
+        "-se",
+        &proxy.url,
+        "--skip_on_error",
+    ];
     let run = wazuh.run(&args);
     assert_eq!(run.code, 0, "{}", run.stdout);
     assert!(run.stdout.contains("stays in the queue"), "{}", run.stdout);
