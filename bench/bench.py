@@ -57,8 +57,9 @@ class Reader:
 
     def finish(self):
         out, _ = self.proc.communicate("stop\n", timeout=120)
-        count, size, bad = (int(x) for x in out.split())
-        return count, size, bad
+        count, size, bad, last = out.split()
+        self.last = float(last)
+        return int(count), int(size), int(bad)
 
 
 # ----------------------------------------------------------------------------- data
@@ -182,6 +183,7 @@ class Env:
         self.moto_port = None
         self.impl = impl
         self.workers = workers
+        self.sqs_queue = None
 
     def start_moto(self):
         if self.moto is None:
@@ -229,6 +231,7 @@ class Env:
         if self.moto_port:
             env["AWS_ENDPOINT_URL_EC2"] = f"http://127.0.0.1:{self.moto_port}"
             env["AWS_ENDPOINT_URL_STS"] = f"http://127.0.0.1:{self.moto_port}"
+            env["AWS_ENDPOINT_URL_SQS"] = f"http://127.0.0.1:{self.moto_port}"
         extra = ["--workers", str(self.workers)] if self.workers and "aws-s3" in argv[-1] else []
         extra += shlex.split(os.environ.get("BENCH_EXTRA_ARGS", ""))
         sock = os.path.join(root, "queue/sockets/queue")
@@ -243,6 +246,7 @@ class Env:
         count, size, bad = rd.finish()
         rss = re.search(r"Maximum resident set size \(kbytes\): (\d+)", proc.stderr)
         rss_mib = int(rss.group(1)) / 1024 if rss else float("nan")
+        cpu = sum(float(m) for m in re.findall(r"(?:User|System) time \(seconds\): ([\d.]+)", proc.stderr))
         if proc.returncode != 0:
             print(f"  {label}: exit {proc.returncode}\n{proc.stdout[-2000:]}\n{proc.stderr[-2000:]}")
         if events and count != events:
@@ -250,6 +254,12 @@ class Env:
         print(f"{label:<44} objects {objects:>6}  events {count:>9}  wall {wall:8.2f} s  "
               f"{count / wall:>10.0f} events/s  {raw / wall / 1e6:8.1f} MB/s  peak RSS {rss_mib:7.1f} MiB",
               flush=True)
+        if self.sqs_queue:
+            # A subscriber run ends with a receive that waits 20 s on the empty queue.
+            print(f"{'':<44} last event after {rd.last:8.2f} s  "
+                  f"{count / max(rd.last, 1e-9):>10.0f} events/s without the final empty receive; "
+                  f"CPU {cpu:.2f} s ({cpu / max(count, 1) * 1e6:.1f} us per event)",
+                  flush=True)
         return wall
 
     def close(self):
@@ -276,11 +286,36 @@ def flow_log_id(env, bucket):
                                 LogDestination=f"arn:aws:s3:::{bucket}")["FlowLogIds"][0]
 
 
+def gen_notified_trails(env, bucket, queue, objects, records):
+    """CloudTrail-like JSON events (concatenated, gzip) in s3s-fs, one S3 notification per
+    object in a moto SQS queue."""
+    url = env.start_moto()
+    sqs = boto3.client("sqs", endpoint_url=url, region_name="us-east-1",
+                       aws_access_key_id="bench", aws_secret_access_key="benchsecret")
+    q = sqs.create_queue(QueueName=queue, Attributes={"VisibilityTimeout": "600"})["QueueUrl"]
+    env.sqs_queue = queue
+    rnd = random.Random(3)
+    raw = 0
+    bodies = []
+    for o in range(objects):
+        body = "".join(json.dumps(trail_record(o * records + i, rnd)) for i in range(records)).encode()
+        raw += len(body)
+        key = f"exports/2024/03/15/trail-{o:05d}.json.gz"
+        put_file(env.data, bucket, key, gzip.compress(body, 6))
+        bodies.append(json.dumps({"Records": [{
+            "eventName": "ObjectCreated:Put",
+            "s3": {"bucket": {"name": bucket}, "object": {"key": key}}}]}))
+    for i in range(0, len(bodies), 10):
+        sqs.send_message_batch(QueueUrl=q, Entries=[
+            {"Id": str(n), "MessageBody": b} for n, b in enumerate(bodies[i:i + 10])])
+    return objects, objects * records, raw
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--impl", default=os.path.join(REPO, "target/release/aws-s3"),
                     help="executable, or a command line where {wazuh_root} is replaced")
-    ap.add_argument("--scenarios", default="1,2,3,4")
+    ap.add_argument("--scenarios", default="1,2,3,4,5")
     ap.add_argument("--vpc-mib", default="100,1024", help="sizes of the VPC objects of scenario 2")
     ap.add_argument("--impl-tree", help="folder copied into ROOT/wodles first (to run the Python wodle)")
     ap.add_argument("--workers", type=int, default=0, help="--workers for aws-s3 (default: its own)")
@@ -314,6 +349,12 @@ def main():
             args = ["--bucket", b, "--only_logs_after", "2024-MAR-15"]
             env.run(tree, args, "4 prime (first run, not the figure)", o, o * 5, 0)
             env.run(tree, args, "4 nothing new, 10 accounts x 5 regions", o, 0, 0)
+        if "5" in chosen:
+            b = env.bucket("bench-notified")
+            o, e, raw = gen_notified_trails(env, b, "bench-notifications", 1000, 50)
+            env.run(env.tree(), ["--subscriber", "buckets", "--queue", "bench-notifications"],
+                    "5 sqs buckets 1000 notifications x 50", o, e, raw)
+            env.sqs_queue = None
     finally:
         env.close()
 

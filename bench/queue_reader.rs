@@ -1,12 +1,13 @@
 // The benchmark's stand-in for wazuh-analysisd: binds the queue socket, counts datagrams,
 // and after a line on stdin (the run ended) drains the socket and prints
-// "COUNT BYTES BAD" (BAD: datagrams without the 1:Wazuh-AWS: header).
+// "COUNT BYTES BAD LAST" (BAD: datagrams without the 1:Wazuh-AWS: header; LAST: seconds from
+// "ready" to the last datagram).
 // Built by bench/run with plain rustc; a Python reader would take CPU from the run measured.
 use std::io::BufRead;
 use std::os::unix::net::UnixDatagram;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 fn main() {
     let path = std::env::args().nth(1).expect("usage: queue-reader SOCKET");
@@ -20,6 +21,8 @@ fn main() {
         flag.store(true, Ordering::SeqCst);
     });
     println!("ready");
+    let started = Instant::now();
+    let mut last = 0f64;
     let mut buf = vec![0u8; 1 << 20];
     let (mut count, mut bytes, mut bad) = (0u64, 0u64, 0u64);
     loop {
@@ -27,6 +30,7 @@ fn main() {
             Ok(n) => {
                 count += 1;
                 bytes += n as u64;
+                last = started.elapsed().as_secs_f64();
                 if !buf[..n].starts_with(b"1:Wazuh-AWS:") {
                     bad += 1;
                 }
@@ -35,5 +39,5 @@ fn main() {
             Err(_) => {}
         }
     }
-    println!("{count} {bytes} {bad}");
+    println!("{count} {bytes} {bad} {last:.3}");
 }

@@ -93,6 +93,17 @@ pub fn parse_config(text: &str) -> HashMap<String, ProfileSettings> {
 /// The profile's settings as the reference resolves them: only when the config file exists;
 /// a named profile is `[NAME]` or `[profile NAME]`; no profile means `[default]`; a missing
 /// section ends the run with exit 23.
+/// The `region` of a profile in `~/.aws/config` for the services: `[NAME]`, then
+/// `[profile NAME]` (fix S6); `[default]` without a profile.
+pub fn config_region(profile: Option<&str>) -> Option<String> {
+    let text = std::fs::read_to_string(config_path()?).ok()?;
+    let sections = parse_config(&text);
+    let name = profile.unwrap_or("default");
+    [name.to_string(), format!("profile {name}")]
+        .iter()
+        .find_map(|section| sections.get(section)?.get("region").map(str::to_string))
+}
+
 fn profile_settings(profile: Option<&str>) -> Result<Option<ProfileSettings>> {
     let Some(path) = config_path() else {
         return Ok(None);
@@ -199,6 +210,27 @@ impl Clients {
                 "STS returned no account for the caller",
             )
         })
+    }
+
+    /// CloudWatch Logs in `region` (fix S7), at the service endpoint.
+    pub fn logs(&self, region: &str) -> aws_sdk_cloudwatchlogs::Client {
+        let mut conf = aws_sdk_cloudwatchlogs::config::Builder::from(&self.sdk_config).region(
+            aws_sdk_cloudwatchlogs::config::Region::new(region.to_string()),
+        );
+        if let Some(endpoint) = &self.service_endpoint {
+            conf = conf.endpoint_url(endpoint);
+        }
+        aws_sdk_cloudwatchlogs::Client::from_conf(conf.build())
+    }
+
+    /// Inspector v2 in `region` (fix S7), at the service endpoint.
+    pub fn inspector(&self, region: &str) -> aws_sdk_inspector2::Client {
+        let mut conf = aws_sdk_inspector2::config::Builder::from(&self.sdk_config)
+            .region(aws_sdk_inspector2::config::Region::new(region.to_string()));
+        if let Some(endpoint) = &self.service_endpoint {
+            conf = conf.endpoint_url(endpoint);
+        }
+        aws_sdk_inspector2::Client::from_conf(conf.build())
     }
 
     /// SQS in the profile's region, at the service endpoint (as the reference's client).

@@ -58,7 +58,7 @@ fn main() {
     };
     let code = runtime.block_on(async {
         tokio::spawn(watch_signals());
-        match run::run(args, &argv).await {
+        match run::run(args).await {
             Ok(()) => 0,
             Err(e) => exit::report(&e),
         }

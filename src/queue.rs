@@ -56,7 +56,7 @@ impl Queue {
     #[cfg(test)]
     pub fn send(&mut self, json: &str) -> Result<bool> {
         let mut one = Datagrams::default();
-        one.push_raw(json);
+        one.push_text(json);
         Ok(self.send_all(&one)? == 1)
     }
 
@@ -225,11 +225,10 @@ impl Datagrams {
         Ok(())
     }
 
-    /// Append `1:Wazuh-AWS:` and `json` as it is (tests send text that is not a value of ours).
-    #[cfg(test)]
-    fn push_raw(&mut self, json: &str) {
+    /// Append `1:Wazuh-AWS:` and `text` as it is (CloudWatch messages are sent verbatim).
+    pub fn push_text(&mut self, text: &str) {
         self.buf.extend_from_slice(HEADER.as_bytes());
-        self.buf.extend_from_slice(json.as_bytes());
+        self.buf.extend_from_slice(text.as_bytes());
         self.ends.push(self.buf.len());
     }
 
@@ -343,7 +342,7 @@ mod tests {
         let mut out = Output::to_path(&path).unwrap();
         let mut batch = Datagrams::default();
         batch.push_json(&serde_json::json!({"a": 1})).unwrap();
-        batch.push_raw(r#"{"b":2}"#);
+        batch.push_text(r#"{"b":2}"#);
         assert_eq!(out.send_all(&batch).unwrap(), 2);
         out.flush().unwrap();
         assert_eq!(
@@ -376,7 +375,7 @@ mod tests {
         let (_dir, reader, mut q) = bound_queue();
         let mut batch = Datagrams::default();
         batch.push_json(&serde_json::json!({"n": 1})).unwrap();
-        batch.push_raw(&format!("\"{}\"", "x".repeat(8 * 1024 * 1024)));
+        batch.push_text(&format!("\"{}\"", "x".repeat(8 * 1024 * 1024)));
         batch.push_json(&serde_json::json!({"n": 2})).unwrap();
         assert_eq!(batch.len(), 3);
         assert_eq!(q.send_all(&batch).unwrap(), 2);

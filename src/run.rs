@@ -9,6 +9,8 @@ use crate::message::DiscardFilter;
 use crate::pipeline::delivery::Sink;
 use crate::pipeline::RunContext;
 use crate::queue::{Output, Queue};
+use crate::service::db::ServicesDb;
+use crate::service::{Service, ServiceOptions};
 use crate::source::listing::discovery::aws_logs_has_folders;
 use crate::source::listing::geometry::Geometry;
 use crate::source::listing::marker::MarkerOptions;
@@ -22,17 +24,46 @@ use crate::wazuh::Installation;
 use anyhow::Result;
 use std::sync::Arc;
 
-/// One run; `argv` is the command line as given, for a hand-over to the Python wodle.
-pub async fn run(args: Args, argv: &[String]) -> Result<()> {
+/// One run.
+pub async fn run(args: Args) -> Result<()> {
     args.validate()?;
     if let Some(name) = &args.subscriber {
         let subscriber = Subscriber::from_name(name).expect("the subscriber was validated");
         return subscriber_run(&args, subscriber).await;
     }
-    if args.service.is_some() {
-        return crate::handover::to_python(&args, argv);
+    if let Some(name) = &args.service {
+        let service = Service::from_name(name).expect("the service was validated");
+        return service_run(&args, service).await;
     }
     bucket_run(&args).await
+}
+
+async fn service_run(args: &Args, service: Service) -> Result<()> {
+    let install = Installation::locate(args.wazuh_root.clone());
+    let version = install.version()?;
+    let clients = aws::build_clients(&aws_options(args)).await?;
+    let regions = crate::service::regions(
+        service,
+        args.regions.as_ref().map(|l| l.0.as_slice()),
+        aws::config_region(args.aws_profile.as_deref()),
+    );
+    // S1: the filter needs --discard-regex; --discard-field alone discards nothing.
+    let discard = match &args.discard_regex {
+        Some(pattern) => Some(discard_filter(args.discard_field.as_deref(), pattern)?),
+        None => None,
+    };
+    let opts = ServiceOptions::new(args, discard);
+    let path = install.services_db();
+    let open_db = || match opts.dry_run {
+        true => ServicesDb::open_dry(&path),
+        false => ServicesDb::open(&path, &version),
+    };
+    let mut sink = Sink::new(open_output(args, &install)?);
+    let started = std::time::Instant::now();
+    let result = crate::service::run(service, &regions, &clients, &opts, open_db, &mut sink).await;
+    let result = result.and(sink.output.flush());
+    sink.summary.report(started.elapsed().as_secs_f64());
+    result
 }
 
 async fn subscriber_run(args: &Args, subscriber: Subscriber) -> Result<()> {

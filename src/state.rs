@@ -11,7 +11,7 @@ use anyhow::Result;
 use chrono::{Duration, NaiveDate};
 use rusqlite::{params_from_iter, Connection, OptionalExtension};
 use std::os::unix::fs::PermissionsExt;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 /// Rows kept per scope after each run (the reference's MAX_RECORD_RETENTION).
 pub const RETAINED_ROWS: i64 = 500;
@@ -73,7 +73,6 @@ pub enum Retention {
 
 pub struct State {
     conn: Connection,
-    path: PathBuf,
     table: &'static str,
     kind: TableKind,
     /// Dry runs read the state but never change it.
@@ -86,43 +85,13 @@ impl State {
     /// Open (or create) the state file and bring its metadata to `version`, as the reference
     /// does when it starts. The type's own table is created later by [`State::ensure_table`].
     pub fn open(path: &Path, version: &str, table: &'static str, kind: TableKind) -> Result<State> {
-        let existed = path.exists();
-        let conn = Connection::open(path).map_err(|e| {
-            fail(
-                code::SQLITE_CREATE,
-                format!("Unable to create SQLite DB {}: {e}", path.display()),
-            )
-        })?;
-        if !existed {
-            // Owner read-write, group (wazuh) read: the file lists what was collected.
-            let _ = std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o640));
-        }
-        // Another run (or the Python wodle) may hold the write lock for a moment.
-        let _ = conn.busy_timeout(std::time::Duration::from_secs(60));
-        // Each object is its own commit. In WAL mode with synchronous=NORMAL a commit is
-        // appended to the log without an fsync: it survives a killed process (the contract's
-        // "kill at any moment"), and a power cut can lose only the newest commits, never
-        // corrupt the file. The rollback journal would fsync every object (~200 objects/s).
-        let _ = conn.pragma_update(None, "journal_mode", "WAL");
-        let _ = conn.pragma_update(None, "synchronous", "NORMAL");
-        let state = State {
-            conn,
-            path: path.to_path_buf(),
+        Ok(State {
+            conn: open_state_file(path, version)?,
             table,
             kind,
             read_only: false,
             missing_table: Default::default(),
-        };
-        state.check_metadata(version).map_err(|e| {
-            fail(
-                code::SQLITE_ACCESS,
-                format!(
-                    "Error attempting to operate with the {} database: {e}",
-                    state.path.display()
-                ),
-            )
-        })?;
-        Ok(state)
+        })
     }
 
     /// Open the state for a dry run: an existing file read-only, else an empty in-memory
@@ -143,7 +112,6 @@ impl State {
         let _ = conn.busy_timeout(std::time::Duration::from_secs(60));
         Ok(State {
             conn,
-            path: path.to_path_buf(),
             table,
             kind,
             read_only: true,
@@ -152,53 +120,7 @@ impl State {
     }
 
     fn table_exists(&self, name: &str) -> rusqlite::Result<bool> {
-        self.conn
-            .query_row(
-                "SELECT tbl_name FROM sqlite_master WHERE type='table' AND name=?1",
-                [name],
-                |_| Ok(()),
-            )
-            .optional()
-            .map(|r| r.is_some())
-    }
-
-    fn check_metadata(&self, version: &str) -> rusqlite::Result<()> {
-        if self.table_exists("metadata")? {
-            let current: Option<String> = self
-                .conn
-                .query_row("SELECT value FROM metadata WHERE key='version'", [], |r| {
-                    r.get(0)
-                })
-                .optional()?;
-            if current.as_deref() != Some(version) {
-                self.conn.execute(
-                    "UPDATE metadata SET value=?1 WHERE key='version'",
-                    [version],
-                )?;
-            }
-        } else {
-            self.conn.execute_batch(
-                "CREATE TABLE metadata (
-                        key 'text' NOT NULL,
-                        value 'text' NOT NULL,
-                        PRIMARY KEY (key, value));",
-            )?;
-            self.conn.execute(
-                "INSERT INTO metadata (key, value) VALUES ('version', ?1)",
-                [version],
-            )?;
-            for table in DEPRECATED_TABLES {
-                if self.table_exists(table)? {
-                    debug!(
-                        2,
-                        "Removing deprecated '{table} 'table from {}",
-                        self.path.display()
-                    );
-                    self.conn.execute_batch(&format!("DROP TABLE {table};"))?;
-                }
-            }
-        }
-        Ok(())
+        table_exists(&self.conn, name)
     }
 
     /// Create the type's table when it is missing, with the reference's exact schema.
@@ -402,6 +324,88 @@ impl State {
 }
 
 /// `YYYYMMDD` of the day before a `YYYYMMDD` integer.
+/// Open (or create) a state file (`s3_cloudtrail.db`, `aws_services.db`) and bring its
+/// metadata to `version`, as the reference does when it starts.
+pub fn open_state_file(path: &Path, version: &str) -> Result<Connection> {
+    let existed = path.exists();
+    let conn = Connection::open(path).map_err(|e| {
+        fail(
+            code::SQLITE_CREATE,
+            format!("Unable to create SQLite DB {}: {e}", path.display()),
+        )
+    })?;
+    if !existed {
+        // Owner read-write, group (wazuh) read: the file lists what was collected.
+        let _ = std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o640));
+    }
+    // Another run (or the Python wodle) may hold the write lock for a moment.
+    let _ = conn.busy_timeout(std::time::Duration::from_secs(60));
+    // Each unit of work is its own commit. In WAL mode with synchronous=NORMAL a commit is
+    // appended to the log without an fsync: it survives a killed process (the contract's
+    // "kill at any moment"), and a power cut can lose only the newest commits, never
+    // corrupt the file. The rollback journal would fsync every object (~200 objects/s).
+    let _ = conn.pragma_update(None, "journal_mode", "WAL");
+    let _ = conn.pragma_update(None, "synchronous", "NORMAL");
+    check_metadata(&conn, path, version).map_err(|e| {
+        fail(
+            code::SQLITE_ACCESS,
+            format!(
+                "Error attempting to operate with the {} database: {e}",
+                path.display()
+            ),
+        )
+    })?;
+    Ok(conn)
+}
+
+pub fn table_exists(conn: &Connection, name: &str) -> rusqlite::Result<bool> {
+    conn.query_row(
+        "SELECT tbl_name FROM sqlite_master WHERE type='table' AND name=?1",
+        [name],
+        |_| Ok(()),
+    )
+    .optional()
+    .map(|r| r.is_some())
+}
+
+fn check_metadata(conn: &Connection, path: &Path, version: &str) -> rusqlite::Result<()> {
+    if table_exists(conn, "metadata")? {
+        let current: Option<String> = conn
+            .query_row("SELECT value FROM metadata WHERE key='version'", [], |r| {
+                r.get(0)
+            })
+            .optional()?;
+        if current.as_deref() != Some(version) {
+            conn.execute(
+                "UPDATE metadata SET value=?1 WHERE key='version'",
+                [version],
+            )?;
+        }
+        return Ok(());
+    }
+    conn.execute_batch(
+        "CREATE TABLE metadata (
+                key 'text' NOT NULL,
+                value 'text' NOT NULL,
+                PRIMARY KEY (key, value));",
+    )?;
+    conn.execute(
+        "INSERT INTO metadata (key, value) VALUES ('version', ?1)",
+        [version],
+    )?;
+    for table in DEPRECATED_TABLES {
+        if table_exists(conn, table)? {
+            debug!(
+                2,
+                "Removing deprecated '{table} 'table from {}",
+                path.display()
+            );
+            conn.execute_batch(&format!("DROP TABLE {table};"))?;
+        }
+    }
+    Ok(())
+}
+
 fn day_before(date: i64) -> Option<i64> {
     let d = NaiveDate::parse_from_str(&date.to_string(), "%Y%m%d").ok()?;
     let prev = d - Duration::days(1);

@@ -47,6 +47,11 @@ impl Installation {
     }
 
     /// The lock that keeps two runs from reading the same bucket and type at once.
+    /// The services' state file.
+    pub fn services_db(&self) -> PathBuf {
+        self.root.join("wodles/aws/aws_services.db")
+    }
+
     pub fn run_lock(&self, bucket: &str, bucket_type: &str) -> PathBuf {
         self.root
             .join("wodles")

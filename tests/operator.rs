@@ -1,10 +1,9 @@
 //! What operators use around a run: dry runs (--output), another socket, the run summary,
-//! and the hand-over of --service runs to the Python wodle.
+//! and that no mode needs the Python wodle.
 
 mod common;
 
 use common::*;
-use std::os::unix::fs::PermissionsExt;
 
 const ACCOUNT: &str = "111122223333";
 
@@ -152,46 +151,19 @@ async fn a_plain_run_prints_nothing_and_debug_1_shows_the_totals() {
     );
 }
 
+/// Every mode runs in this binary: an installation without the Python wodle, its bundled
+/// Python or boto3 runs --service and --subscriber runs all the same.
 #[test]
-fn service_runs_are_handed_to_the_python_wodle() {
+fn no_mode_needs_the_python_wodle() {
     let wazuh = Wazuh::new();
-    let args = [
-        "-sr",
-        "cloudwatchlogs",
-        "--aws_log_groups",
-        "group-a",
-        "-d",
-        "1",
-    ];
-    // Without the Python wodle: a clear error.
-    let run = wazuh.run(&args);
-    assert_eq!(run.code, 1, "{}", run.stdout);
-    assert!(
-        run.stdout
-            .contains("ERROR: --service runs are not built into this aws-s3 binary yet"),
-        "{}",
+    assert!(!wazuh.root().join("framework").exists());
+    let run = wazuh.run(&["-sr", "inspector", "-r", "ap-east-2", "-s", "2024-JUN-01"]);
+    assert_eq!(
+        run.code, 22,
+        "an unsupported region, answered natively: {}",
         run.stdout
     );
-    assert!(run.stdout.contains("is missing"), "{}", run.stdout);
-
-    // A stand-in for Wazuh's bundled Python that shows what it was given.
-    let python = wazuh.root().join("framework/python/bin/python3");
-    std::fs::create_dir_all(python.parent().unwrap()).unwrap();
-    std::fs::write(&python, "#!/bin/sh\necho \"python got: $*\"\nexit 7\n").unwrap();
-    std::fs::set_permissions(&python, std::fs::Permissions::from_mode(0o755)).unwrap();
-    std::fs::write(wazuh.root().join("wodles/aws/aws_s3.py"), "# stand-in\n").unwrap();
-    let run = wazuh.run(&args);
-    assert_eq!(run.code, 7, "{}", run.stdout);
-    let script = wazuh.root().join("wodles/aws/aws_s3.py");
-    assert!(
-        run.stdout.contains(&format!(
-            "python got: {} -sr cloudwatchlogs --aws_log_groups group-a -d 1",
-            script.display()
-        )),
-        "{}",
-        run.stdout
-    );
-    // Subscriber runs are built in: never handed over.
+    assert_eq!(run.stdout, "");
     let run = wazuh.run(&["-sb", "security_lake", "-q", "my-queue"]);
     assert_eq!(run.code, 21, "{}", run.stdout);
     assert_eq!(
