@@ -13,6 +13,8 @@ pub enum Fault {
     Pass,
     /// An S3 error document with this status and code (503 SlowDown, 500 InternalError).
     Error(u16, &'static str),
+    /// A JSON-protocol error (CloudWatch Logs, SQS) with this status and `__type`.
+    JsonError(u16, &'static str),
     /// Close the connection without an answer.
     Reset,
     /// Forward, but cut the body in half and close.
@@ -111,6 +113,15 @@ fn serve(
             write!(
                 client,
                 "HTTP/1.1 {status} Injected\r\nContent-Type: application/xml\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{doc}",
+                doc.len()
+            )?;
+            return Ok(());
+        }
+        Fault::JsonError(status, kind) => {
+            let doc = format!("{{\"__type\":\"{kind}\",\"message\":\"injected\"}}");
+            write!(
+                client,
+                "HTTP/1.1 {status} Injected\r\nContent-Type: application/x-amz-json-1.1\r\nx-amzn-ErrorType: {kind}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{doc}",
                 doc.len()
             )?;
             return Ok(());

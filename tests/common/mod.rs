@@ -97,6 +97,18 @@ pub async fn sqs() -> aws_sdk_sqs::Client {
     aws_sdk_sqs::Client::from_conf(conf)
 }
 
+pub async fn logs() -> aws_sdk_cloudwatchlogs::Client {
+    let conf = aws_sdk_cloudwatchlogs::Config::builder()
+        .behavior_version(aws_sdk_cloudwatchlogs::config::BehaviorVersion::latest())
+        .region(aws_sdk_cloudwatchlogs::config::Region::new("us-east-1"))
+        .endpoint_url(moto_url())
+        .credentials_provider(aws_sdk_cloudwatchlogs::config::Credentials::new(
+            "testing", "testing", None, None, "tests",
+        ))
+        .build();
+    aws_sdk_cloudwatchlogs::Client::from_conf(conf)
+}
+
 pub async fn create_bucket(name: &str) -> aws_sdk_s3::Client {
     let client = s3().await;
     client.create_bucket().bucket(name).send().await.unwrap();
