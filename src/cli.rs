@@ -39,7 +39,8 @@ pub struct List(pub Vec<String>);
         queue (<wazuh>/queue/sockets/queue) and records every processed object in \
         <wazuh>/wodles/aws/s3_cloudtrail.db, so the next run continues where this one stopped. \
         With --subscriber it reads the objects that S3 notifications in an SQS queue name \
-        instead, and deletes each message once its events were sent.\n\n\
+        instead, and deletes each message once its events were sent; with --service it reads \
+        CloudWatch Logs streams or Inspector v2 findings.\n\n\
         A drop-in replacement for <wazuh>/wodles/aws/aws-s3: same flags, messages, state file and \
         exit codes.",
     group(ArgGroup::new("source").required(true).args(["bucket", "service", "subscriber"])),
@@ -60,8 +61,9 @@ pub struct Args {
     )]
     pub bucket_type: String,
 
-    /// AWS service to read instead of a bucket (inspector, cloudwatchlogs). Short form: -sr.
-    /// Not built into this binary yet.
+    /// Read an AWS service instead of a bucket: cloudwatchlogs (the streams of
+    /// --aws_log_groups) or inspector (Inspector v2 findings). Progress is kept in
+    /// <wazuh>/wodles/aws/aws_services.db. Short form: -sr.
     #[arg(long = "service", value_name = "SERVICE", help_heading = "Source")]
     pub service: Option<String>,
 
@@ -77,7 +79,8 @@ pub struct Args {
     #[arg(short = 'q', long = "queue", value_name = "NAME", value_parser = valid_sqs_name, help_heading = "Source")]
     pub queue: Option<String>,
 
-    /// Log groups to read, with --service cloudwatchlogs (comma list).
+    /// Log groups to read, with --service cloudwatchlogs (comma list; every stream of each group
+    /// is read from where the last run stopped).
     #[arg(short = 'g', long = "aws_log_groups", value_name = "GROUPS", default_value = "", value_parser = valid_key_no_slash, help_heading = "Source")]
     pub aws_log_groups: String,
 
@@ -178,12 +181,14 @@ pub struct Args {
     pub trail_suffix: String,
 
     /// Only read logs from this date on, format YYYY-MMM-DD (e.g. 2024-JAN-31). Default: today
-    /// (UTC) on the first run; later runs continue after the last processed object.
+    /// (UTC) on the first run; later runs continue after the last processed object (stream
+    /// position, scan date).
     #[arg(short = 's', long = "only_logs_after", value_name = "DATE", value_parser = valid_date, help_heading = "Selection")]
     pub only_logs_after: Option<NaiveDate>,
 
     /// Only read these regions: comma list (e.g. us-east-1,eu-west-1). Default: every region
-    /// folder found for each account.
+    /// folder found for each account; for --service, the profile's region in ~/.aws/config,
+    /// else every region the service has.
     #[arg(short = 'r', long = "regions", value_name = "REGIONS", value_parser = valid_regions, help_heading = "Selection")]
     pub regions: Option<List>,
 
