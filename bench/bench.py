@@ -311,11 +311,36 @@ def gen_notified_trails(env, bucket, queue, objects, records):
     return objects, objects * records, raw
 
 
+def gen_log_group(env, group, streams, events):
+    """A CloudWatch Logs group in moto: `streams` streams of `events` JSON messages, yesterday
+    (moto refuses events older than 14 days)."""
+    import datetime as dt
+    url = env.start_moto()
+    logs = boto3.client("logs", endpoint_url=url, region_name="us-east-1",
+                        aws_access_key_id="bench", aws_secret_access_key="benchsecret")
+    logs.create_log_group(logGroupName=group)
+    day = dt.datetime.now(dt.timezone.utc).date() - dt.timedelta(days=1)
+    start = int(dt.datetime(day.year, day.month, day.day, tzinfo=dt.timezone.utc).timestamp() * 1000)
+    raw = 0
+    for s in range(streams):
+        name = f"2024/06/10/[$LATEST]{s:032x}"
+        logs.create_log_stream(logGroupName=group, logStreamName=name)
+        batch = []
+        for e in range(events):
+            msg = json.dumps({"level": "INFO", "requestId": f"{s:08x}-{e:08x}", "msg": "order created",
+                              "amount": e % 1000, "stream": s})
+            raw += len(msg)
+            batch.append({"timestamp": start + 3_600_000 + e * 10, "message": msg})
+        for i in range(0, len(batch), 5000):
+            logs.put_log_events(logGroupName=group, logStreamName=name, logEvents=batch[i:i + 5000])
+    return streams, streams * events, raw, day.strftime("%Y-%b-%d").upper(), url
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--impl", default=os.path.join(REPO, "target/release/aws-s3"),
                     help="executable, or a command line where {wazuh_root} is replaced")
-    ap.add_argument("--scenarios", default="1,2,3,4,5")
+    ap.add_argument("--scenarios", default="1,2,3,4,5,6")
     ap.add_argument("--vpc-mib", default="100,1024", help="sizes of the VPC objects of scenario 2")
     ap.add_argument("--impl-tree", help="folder copied into ROOT/wodles first (to run the Python wodle)")
     ap.add_argument("--workers", type=int, default=0, help="--workers for aws-s3 (default: its own)")
@@ -355,6 +380,12 @@ def main():
             env.run(env.tree(), ["--subscriber", "buckets", "--queue", "bench-notifications"],
                     "5 sqs buckets 1000 notifications x 50", o, e, raw)
             env.sqs_queue = None
+        if "6" in chosen:
+            o, e, raw, after, url = gen_log_group(env, "/bench/orders-api", 50, 2000)
+            env.run(env.tree(), ["--service", "cloudwatchlogs", "--aws_log_groups", "/bench/orders-api",
+                                 "--regions", "us-east-1", "--only_logs_after", after,
+                                 "--service_endpoint", url],
+                    "6 cloudwatchlogs 50 streams x 2000", o, e, raw)
     finally:
         env.close()
 

@@ -25,40 +25,14 @@ const SERVICE: &str = "inspector";
 const PAGE_SIZE: i32 = 100;
 const SCAN_FORMAT: &str = "%Y-%m-%d %H:%M:%S%.f";
 
-/// The regions Inspector v2 serves (the reference's `INSPECTOR_V2_REGIONS`).
-pub const REGIONS: &[&str] = &[
-    "af-south-1",
-    "ap-east-1",
-    "ap-northeast-1",
-    "ap-northeast-2",
-    "ap-northeast-3",
-    "ap-south-1",
-    "ap-south-2",
-    "ap-southeast-1",
-    "ap-southeast-2",
-    "ap-southeast-3",
-    "ap-southeast-4",
-    "ap-southeast-5",
-    "ap-southeast-7",
-    "ca-central-1",
-    "ca-west-1",
-    "eu-central-1",
-    "eu-central-2",
-    "eu-north-1",
-    "eu-south-1",
-    "eu-south-2",
-    "eu-west-1",
-    "eu-west-2",
-    "eu-west-3",
-    "il-central-1",
-    "me-central-1",
-    "mx-central-1",
-    "sa-east-1",
-    "us-east-1",
-    "us-east-2",
-    "us-west-1",
-    "us-west-2",
-];
+/// The regions of the bucket list that Inspector v2 does not serve (the reference's
+/// `INSPECTOR_V2_REGIONS` is the bucket list without them).
+const NOT_SERVED: [&str; 2] = ["ap-east-2", "me-south-1"];
+
+/// Whether Inspector v2 serves `region`.
+pub fn serves(region: &str) -> bool {
+    crate::regions::is_known(region) && !NOT_SERVED.contains(&region)
+}
 
 /// Members of the finding shapes that botocore parses as timestamps.
 const TIMESTAMPS: &[&str] = &[

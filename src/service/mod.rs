@@ -31,12 +31,21 @@ impl Service {
         }
     }
 
-    /// The regions the service accepts, and reads when none is given or configured.
-    fn regions(self) -> &'static [&'static str] {
+    /// Whether the service accepts `region`.
+    fn serves(self, region: &str) -> bool {
         match self {
-            Service::CloudWatchLogs => crate::regions::ALL_REGIONS,
-            Service::Inspector => inspector::REGIONS,
+            Service::CloudWatchLogs => crate::regions::is_known(region),
+            Service::Inspector => inspector::serves(region),
         }
+    }
+
+    /// The regions read when none is given or configured.
+    fn all_regions(self) -> Vec<String> {
+        crate::regions::ALL_REGIONS
+            .iter()
+            .filter(|r| self.serves(r))
+            .map(|r| r.to_string())
+            .collect()
     }
 }
 
@@ -102,7 +111,7 @@ pub fn regions(
                 1,
                 "+++ Warning: No regions were specified, trying to get events from all regions"
             );
-            service.regions().iter().map(|r| r.to_string()).collect()
+            service.all_regions()
         }
     }
 }
@@ -120,7 +129,7 @@ pub async fn run(
 ) -> Result<()> {
     let mut opened: Option<ServicesDb> = None;
     for region in regions {
-        if !service.regions().contains(&region.as_str()) {
+        if !service.serves(region) {
             debug!(1, "+++ ERROR: Invalid region '{region}'");
             return Err(Failure::silent(code::INVALID_REGION).into());
         }
@@ -174,6 +183,7 @@ mod tests {
         );
         assert_eq!(regions(Service::CloudWatchLogs, None, None).len(), 33);
         assert_eq!(regions(Service::Inspector, None, None).len(), 31);
-        assert!(!Service::Inspector.regions().contains(&"ap-east-2"));
+        assert!(!Service::Inspector.serves("ap-east-2"));
+        assert!(Service::CloudWatchLogs.serves("ap-east-2"));
     }
 }
