@@ -107,32 +107,12 @@ impl CloudWatchRegion<'_> {
             self.opts.only_logs_after_ms,
             self.opts.reparse,
         );
-        let mut before = plan.before.as_ref().map(Seen::new);
-        let mut main = Seen::new(&plan.main);
+        let mut seen = (plan.before.as_ref().map(Seen::new), Seen::new(&plan.main));
         let mut batch = Datagrams::default();
         while let Some(page) = rx.recv().await {
-            match page? {
-                Page::Events(is_before, events) => {
-                    let seen = match is_before {
-                        true => before.as_mut().expect("a read before was planned"),
-                        false => &mut main,
-                    };
-                    for (timestamp, message) in events {
-                        if self.discarded(&message) {
-                            continue;
-                        }
-                        debug!(2, "The message is \"{message}\"");
-                        batch.push_text(&message);
-                        seen.event(timestamp);
-                        if batch.bytes() >= BATCH_BYTES {
-                            self.sink.send(&std::mem::take(&mut batch))?;
-                        }
-                    }
-                }
-                Page::Done(true, token) => before.as_mut().expect("planned").token = token,
-                Page::Done(false, token) => main.token = token,
-            }
+            self.take(page?, &mut seen, &mut batch)?;
         }
+        let (before, main) = seen;
         self.sink.send(&batch)?;
         self.sink.output.flush()?;
         let row = position::merge(stored.as_ref(), before.as_ref(), &main);
@@ -158,6 +138,39 @@ impl CloudWatchRegion<'_> {
                 .map_err(|e| {
                     request_failed("remove_aws_log_stream", classify("DeleteLogStream", &e))
                 })?;
+        }
+        Ok(())
+    }
+
+    /// A page of a stream: its events go to the batch (sent as it fills), their times to
+    /// what the read saw.
+    fn take(
+        &mut self,
+        page: Page,
+        seen: &mut (Option<Seen>, Seen),
+        batch: &mut Datagrams,
+    ) -> Result<()> {
+        let (before, main) = seen;
+        match page {
+            Page::Events(is_before, events) => {
+                let seen = match is_before {
+                    true => before.as_mut().expect("a read before was planned"),
+                    false => main,
+                };
+                for (timestamp, message) in events {
+                    if self.discarded(&message) {
+                        continue;
+                    }
+                    debug!(2, "The message is \"{message}\"");
+                    batch.push_text(&message);
+                    seen.event(timestamp);
+                    if batch.bytes() >= BATCH_BYTES {
+                        self.sink.send(&std::mem::take(batch))?;
+                    }
+                }
+            }
+            Page::Done(true, token) => before.as_mut().expect("planned").token = token,
+            Page::Done(false, token) => main.token = token,
         }
         Ok(())
     }

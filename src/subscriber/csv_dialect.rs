@@ -122,83 +122,99 @@ fn guess_delimiter(line: &str) -> Option<char> {
 /// blank lines are records without fields; a quoted field may span lines. The text has
 /// universal newlines already (no `\r`).
 pub fn records(text: &str, d: Dialect) -> Vec<Vec<String>> {
-    #[derive(PartialEq)]
-    enum State {
-        StartRecord,
-        StartField,
-        InField,
-        InQuoted,
-        QuoteInQuoted,
-    }
-    let (mut out, mut row, mut field) = (Vec::new(), Vec::new(), String::new());
-    let mut state = State::StartRecord;
+    let mut reader = Reader {
+        d,
+        state: State::StartRecord,
+        out: Vec::new(),
+        row: Vec::new(),
+        field: String::new(),
+    };
     for c in text.chars() {
+        reader.push(c);
+    }
+    if reader.state != State::StartRecord {
+        reader.end_record();
+    }
+    reader.out
+}
+
+/// The states of Python's `_csv.c` reader that a dialect without escape character reaches.
+#[derive(PartialEq)]
+enum State {
+    StartRecord,
+    StartField,
+    InField,
+    InQuoted,
+    QuoteInQuoted,
+}
+
+struct Reader {
+    d: Dialect,
+    state: State,
+    out: Vec<Vec<String>>,
+    row: Vec<String>,
+    field: String,
+}
+
+impl Reader {
+    fn end_field(&mut self) {
+        self.row.push(std::mem::take(&mut self.field));
+    }
+
+    fn end_record(&mut self) {
+        self.end_field();
+        self.out.push(std::mem::take(&mut self.row));
+        self.state = State::StartRecord;
+    }
+
+    fn push(&mut self, c: char) {
         let newline = c == '\n' || c == '\r';
-        match state {
-            State::StartRecord if newline => out.push(Vec::new()),
+        let d = self.d;
+        match self.state {
+            State::StartRecord if newline => self.out.push(Vec::new()),
             State::StartRecord | State::StartField => {
                 if newline {
-                    row.push(std::mem::take(&mut field));
-                    out.push(std::mem::take(&mut row));
-                    state = State::StartRecord;
+                    self.end_record();
                 } else if c == d.quote {
-                    state = State::InQuoted;
+                    self.state = State::InQuoted;
                 } else if c == ' ' && d.skipinitialspace {
-                    state = State::StartField;
+                    self.state = State::StartField;
                 } else if c == d.delimiter {
-                    row.push(String::new());
-                    state = State::StartField;
+                    self.end_field();
+                    self.state = State::StartField;
                 } else {
-                    field.push(c);
-                    state = State::InField;
+                    self.field.push(c);
+                    self.state = State::InField;
                 }
             }
-            State::InField => {
-                if newline {
-                    row.push(std::mem::take(&mut field));
-                    out.push(std::mem::take(&mut row));
-                    state = State::StartRecord;
-                } else if c == d.delimiter {
-                    row.push(std::mem::take(&mut field));
-                    state = State::StartField;
-                } else {
-                    field.push(c);
-                }
+            State::InField if newline => self.end_record(),
+            State::InField if c == d.delimiter => {
+                self.end_field();
+                self.state = State::StartField;
             }
-            State::InQuoted => {
-                if c == d.quote {
-                    state = if d.doublequote {
-                        State::QuoteInQuoted
-                    } else {
-                        State::InField
-                    };
-                } else {
-                    field.push(c);
-                }
+            State::InField => self.field.push(c),
+            State::InQuoted if c == d.quote => {
+                self.state = match d.doublequote {
+                    true => State::QuoteInQuoted,
+                    false => State::InField,
+                };
             }
+            State::InQuoted => self.field.push(c),
+            State::QuoteInQuoted if c == d.quote => {
+                self.field.push(c);
+                self.state = State::InQuoted;
+            }
+            State::QuoteInQuoted if c == d.delimiter => {
+                self.end_field();
+                self.state = State::StartField;
+            }
+            State::QuoteInQuoted if newline => self.end_record(),
             State::QuoteInQuoted => {
-                if c == d.quote {
-                    field.push(c);
-                    state = State::InQuoted;
-                } else if c == d.delimiter {
-                    row.push(std::mem::take(&mut field));
-                    state = State::StartField;
-                } else if newline {
-                    row.push(std::mem::take(&mut field));
-                    out.push(std::mem::take(&mut row));
-                    state = State::StartRecord;
-                } else {
-                    field.push(c);
-                    state = State::InField;
-                }
+                self.field.push(c);
+                self.state = State::InField;
             }
         }
     }
-    if state != State::StartRecord {
-        row.push(field);
-        out.push(row);
-    }
-    out
 }
 
 #[cfg(test)]
