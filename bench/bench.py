@@ -184,6 +184,8 @@ class Env:
         self.impl = impl
         self.workers = workers
         self.sqs_queue = None
+        self.sqs_url = None
+        self.stub = None
 
     def start_moto(self):
         if self.moto is None:
@@ -231,7 +233,7 @@ class Env:
         if self.moto_port:
             env["AWS_ENDPOINT_URL_EC2"] = f"http://127.0.0.1:{self.moto_port}"
             env["AWS_ENDPOINT_URL_STS"] = f"http://127.0.0.1:{self.moto_port}"
-            env["AWS_ENDPOINT_URL_SQS"] = f"http://127.0.0.1:{self.moto_port}"
+            env["AWS_ENDPOINT_URL_SQS"] = self.sqs_url or f"http://127.0.0.1:{self.moto_port}"
         extra = ["--workers", str(self.workers)] if self.workers and "aws-s3" in argv[-1] else []
         extra += shlex.split(os.environ.get("BENCH_EXTRA_ARGS", ""))
         sock = os.path.join(root, "queue/sockets/queue")
@@ -263,7 +265,7 @@ class Env:
         return wall
 
     def close(self):
-        for p in (self.s3s, self.moto):
+        for p in (self.s3s, self.moto, self.stub):
             if p is not None:
                 p.terminate()
                 try:
@@ -286,13 +288,10 @@ def flow_log_id(env, bucket):
                                 LogDestination=f"arn:aws:s3:::{bucket}")["FlowLogIds"][0]
 
 
-def gen_notified_trails(env, bucket, queue, objects, records):
+def gen_notified_trails(env, bucket, queue, objects, records, sqs_server):
     """CloudTrail-like JSON events (concatenated, gzip) in s3s-fs, one S3 notification per
-    object in a moto SQS queue."""
-    url = env.start_moto()
-    sqs = boto3.client("sqs", endpoint_url=url, region_name="us-east-1",
-                       aws_access_key_id="bench", aws_secret_access_key="benchsecret")
-    q = sqs.create_queue(QueueName=queue, Attributes={"VisibilityTimeout": "600"})["QueueUrl"]
+    object in a queue of the bench's SQS stand-in (bench/sqs_stub.rs), or of moto's SQS."""
+    url = env.start_moto()  # STS for the Python wodle
     env.sqs_queue = queue
     rnd = random.Random(3)
     raw = 0
@@ -305,9 +304,22 @@ def gen_notified_trails(env, bucket, queue, objects, records):
         bodies.append(json.dumps({"Records": [{
             "eventName": "ObjectCreated:Put",
             "s3": {"bucket": {"name": bucket}, "object": {"key": key}}}]}))
-    for i in range(0, len(bodies), 10):
-        sqs.send_message_batch(QueueUrl=q, Entries=[
-            {"Id": str(n), "MessageBody": b} for n, b in enumerate(bodies[i:i + 10])])
+    if sqs_server == "moto":
+        sqs = boto3.client("sqs", endpoint_url=url, region_name="us-east-1",
+                           aws_access_key_id="bench", aws_secret_access_key="benchsecret")
+        q = sqs.create_queue(QueueName=queue, Attributes={"VisibilityTimeout": "600"})["QueueUrl"]
+        for i in range(0, len(bodies), 10):
+            sqs.send_message_batch(QueueUrl=q, Entries=[
+                {"Id": str(n), "MessageBody": b} for n, b in enumerate(bodies[i:i + 10])])
+        return objects, objects * records, raw
+    path = os.path.join(env.tmp, "sqs-bodies.txt")
+    with open(path, "w") as f:
+        f.write("\n".join(bodies) + "\n")
+    port = free_port()
+    env.stub = subprocess.Popen([os.path.join(HERE, ".tools", "bin", "sqs-stub"), str(port), queue, "600", path],
+                                stdout=subprocess.PIPE, text=True)
+    env.stub.stdout.readline()
+    env.sqs_url = f"http://127.0.0.1:{port}"
     return objects, objects * records, raw
 
 
@@ -344,6 +356,8 @@ def main():
     ap.add_argument("--vpc-mib", default="100,1024", help="sizes of the VPC objects of scenario 2")
     ap.add_argument("--impl-tree", help="folder copied into ROOT/wodles first (to run the Python wodle)")
     ap.add_argument("--workers", type=int, default=0, help="--workers for aws-s3 (default: its own)")
+    ap.add_argument("--sqs", choices=["stub", "moto"], default="stub",
+                    help="scenario 5's SQS: the bench's stand-in (fast) or moto (slow, scans the queue)")
     opts = ap.parse_args()
     chosen = set(opts.scenarios.split(","))
     env = Env(opts.impl, opts.workers, opts.impl_tree)
@@ -376,9 +390,9 @@ def main():
             env.run(tree, args, "4 nothing new, 10 accounts x 5 regions", o, 0, 0)
         if "5" in chosen:
             b = env.bucket("bench-notified")
-            o, e, raw = gen_notified_trails(env, b, "bench-notifications", 1000, 50)
+            o, e, raw = gen_notified_trails(env, b, "bench-notifications", 1000, 50, opts.sqs)
             env.run(env.tree(), ["--subscriber", "buckets", "--queue", "bench-notifications"],
-                    "5 sqs buckets 1000 notifications x 50", o, e, raw)
+                    f"5 sqs buckets 1000 notifications x 50 ({opts.sqs})", o, e, raw)
             env.sqs_queue = None
         if "6" in chosen:
             o, e, raw, after, url = gen_log_group(env, "/bench/orders-api", 50, 2000)

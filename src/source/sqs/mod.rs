@@ -81,11 +81,22 @@ impl NotificationSource {
     async fn read_all(&mut self, progress: &mut Progress) -> Result<()> {
         let mut batches = receive_ahead(self.queue.clone());
         loop {
-            if progress.in_flight.is_empty() {
-                self.flush_deletes(progress).await?;
-            }
-            let Some(batch) = batches.recv().await else {
-                break;
+            // Objects in flight are delivered while the next batch is not there yet: a
+            // receive may wait 20 s on a drained queue.
+            let batch = match batches.try_recv() {
+                Ok(batch) => batch,
+                Err(mpsc::error::TryRecvError::Empty) if !progress.in_flight.is_empty() => {
+                    self.finish_oldest(progress).await?;
+                    continue;
+                }
+                Err(mpsc::error::TryRecvError::Empty) => {
+                    self.flush_deletes(progress).await?;
+                    match batches.recv().await {
+                        Some(batch) => batch,
+                        None => break,
+                    }
+                }
+                Err(mpsc::error::TryRecvError::Disconnected) => break,
             };
             for message in batch? {
                 self.sink.summary.messages_received += 1;
