@@ -18,7 +18,7 @@ const CREDENTIALS_URL: &str =
 #[derive(Parser, Debug, Clone)]
 #[command(
     name = "aws-s3",
-    version,
+    version = concat!(env!("CARGO_PKG_VERSION"), " (", env!("AWS_S3_COMMIT"), ")"),
     about = "Wazuh wodle for monitoring AWS: reads AWS logs from an S3 bucket and sends them to Wazuh",
     long_about = "Wazuh wodle for monitoring AWS.\n\n\
         Reads the logs a service writes to an S3 bucket, sends each event to the Wazuh analysis \
