@@ -69,13 +69,7 @@ async fn transient_errors_are_retried_and_the_run_completes() {
     assert_eq!(run.code, 0, "{}", run.stdout);
     assert_eq!(wazuh.take_messages().len(), 6 * 30);
     assert_eq!(wazuh.rows("cloudtrail").len(), 6);
-    let injected = proxy
-        .log
-        .lock()
-        .unwrap()
-        .iter()
-        .filter(|(_, _, f)| *f != Fault::Pass)
-        .count();
+    let injected = proxy.injected();
     assert!(injected >= 6, "faults were injected: {injected}");
 }
 
@@ -248,13 +242,7 @@ async fn random_s3_faults_over_many_objects_lose_and_repeat_nothing() {
             repeated.is_empty(),
             "trial {trial}: sent twice: {repeated:?}"
         );
-        injected += proxy
-            .log
-            .lock()
-            .unwrap()
-            .iter()
-            .filter(|(_, _, f)| *f != Fault::Pass)
-            .count();
+        injected += proxy.injected();
     }
     println!(
         "fault trials: {trials} trials of {objects} objects x {EVENTS} events, {runs} runs \

@@ -32,6 +32,18 @@ pub struct FaultProxy {
     pub log: Arc<Mutex<Vec<(String, String, Fault)>>>,
 }
 
+impl FaultProxy {
+    /// How many requests were answered with a fault so far.
+    pub fn injected(&self) -> usize {
+        self.log
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|(_, _, f)| *f != Fault::Pass)
+            .count()
+    }
+}
+
 pub fn start(upstream: &str, rule: Box<Rule>) -> FaultProxy {
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let url = format!("http://{}", listener.local_addr().unwrap());
