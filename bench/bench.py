@@ -167,7 +167,7 @@ def gen_many_accounts(root, bucket, accounts, regions):
 # ----------------------------------------------------------------------------- running
 
 class Env:
-    def __init__(self, impl, workers, impl_tree=None):
+    def __init__(self, impl, workers, impl_tree=None, s3_latency_ms=None):
         self.impl_tree = impl_tree
         self.tmp = tempfile.mkdtemp(prefix="aws-s3-bench-", dir=os.path.join(HERE, ".work")
                                     if os.path.isdir(os.path.join(HERE, ".work")) else None)
@@ -179,6 +179,16 @@ class Env:
                                      "--access-key", "bench", "--secret-key", "benchsecret", self.data],
                                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         wait_port(self.s3_port, self.s3s)
+        self.s3_proxy = None
+        self.s3_url = f"http://127.0.0.1:{self.s3_port}"
+        if s3_latency_ms is not None:
+            # Each GET answered after s3_latency_ms, nothing else waiting (bench/s3_latency_proxy.rs).
+            port = free_port()
+            self.s3_proxy = subprocess.Popen(
+                [os.path.join(HERE, ".tools", "bin", "s3-latency-proxy"), str(port), str(self.s3_port),
+                 str(s3_latency_ms)], stdout=subprocess.PIPE, text=True)
+            self.s3_proxy.stdout.readline()
+            self.s3_url = f"http://127.0.0.1:{port}"
         self.moto = None
         self.moto_port = None
         self.impl = impl
@@ -228,7 +238,7 @@ class Env:
     def run(self, tree, args, label, objects, events, raw):
         root, home, argv = tree
         env = {"PATH": os.environ.get("PATH", ""), "HOME": home, "TZ": "UTC", "LC_ALL": "C.UTF-8",
-               "AWS_ENDPOINT_URL_S3": f"http://127.0.0.1:{self.s3_port}",
+               "AWS_ENDPOINT_URL_S3": self.s3_url,
                "AWS_EC2_METADATA_DISABLED": "true", "PYTHONDONTWRITEBYTECODE": "1"}
         if self.moto_port:
             env["AWS_ENDPOINT_URL_EC2"] = f"http://127.0.0.1:{self.moto_port}"
@@ -265,7 +275,7 @@ class Env:
         return wall
 
     def close(self):
-        for p in (self.s3s, self.moto, self.stub):
+        for p in (self.s3s, self.moto, self.stub, self.s3_proxy):
             if p is not None:
                 p.terminate()
                 try:
@@ -358,10 +368,15 @@ def main():
     ap.add_argument("--workers", type=int, default=0, help="--workers for aws-s3 (default: its own)")
     ap.add_argument("--sqs", choices=["stub", "moto"], default="stub",
                     help="scenario 5's SQS: the bench's stand-in (fast) or moto (slow, scans the queue)")
+    ap.add_argument("--s3-latency-ms", type=int, default=None,
+                    help="answer each S3 request after this many ms through bench/s3_latency_proxy.rs "
+                         "(0: as fast as the machine); default: s3s-fs directly, whose GETs wait "
+                         "about 40 ms (two writes without TCP_NODELAY against a delayed ACK)")
     opts = ap.parse_args()
     chosen = set(opts.scenarios.split(","))
-    env = Env(opts.impl, opts.workers, opts.impl_tree)
-    print(f"# {opts.impl} on {os.cpu_count()} CPU(s); local S3: s3s-fs", flush=True)
+    env = Env(opts.impl, opts.workers, opts.impl_tree, opts.s3_latency_ms)
+    latency = "s3s-fs direct (~40 ms GETs)" if opts.s3_latency_ms is None else f"{opts.s3_latency_ms} ms GETs"
+    print(f"# {opts.impl} on {os.cpu_count()} CPU(s); local S3: s3s-fs, {latency}", flush=True)
     try:
         if "1" in chosen:
             b = env.bucket("bench-trail")
