@@ -47,12 +47,7 @@ async fn service_run(args: &Args, service: Service) -> Result<()> {
         args.regions.as_ref().map(|l| l.0.as_slice()),
         aws::config_region(args.aws_profile.as_deref()),
     );
-    // S1: the filter needs --discard-regex; --discard-field alone discards nothing.
-    let discard = match &args.discard_regex {
-        Some(pattern) => Some(discard_filter(args.discard_field.as_deref(), pattern)?),
-        None => None,
-    };
-    let opts = ServiceOptions::new(args, discard);
+    let opts = ServiceOptions::new(args, regex_discard_filter(args)?);
     let path = install.services_db();
     let open_db = || match opts.dry_run {
         true => ServicesDb::open_dry(&path),
@@ -72,14 +67,7 @@ async fn subscriber_run(args: &Args, subscriber: Subscriber) -> Result<()> {
     let output = open_output(args, &install)?;
     let name = args.queue.as_deref().expect("the queue was validated");
     let queue = SqsQueue::open(clients.sqs(), name).await?;
-    // S1: the filter needs --discard-regex; --discard-field alone discards nothing.
-    let discard = match &args.discard_regex {
-        Some(pattern) => Some(Arc::new(discard_filter(
-            args.discard_field.as_deref(),
-            pattern,
-        )?)),
-        None => None,
-    };
+    let discard = regex_discard_filter(args)?.map(Arc::new);
     let sink = Sink::new(output);
     let source = NotificationSource {
         opts: NotificationOptions {
@@ -233,6 +221,15 @@ fn listing_options(
         caller_account,
         workers: args.workers(),
     }
+}
+
+/// S1 (subscribers, services): a filter only with `--discard-regex`; `--discard-field`
+/// alone discards nothing.
+fn regex_discard_filter(args: &Args) -> Result<Option<DiscardFilter>> {
+    args.discard_regex
+        .as_deref()
+        .map(|pattern| discard_filter(args.discard_field.as_deref(), pattern))
+        .transpose()
 }
 
 fn discard_filter(field: Option<&str>, pattern: &str) -> Result<DiscardFilter> {
