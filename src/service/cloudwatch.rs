@@ -25,6 +25,15 @@ const BATCH_BYTES: usize = 256 * 1024;
 /// that the end is the page whose token is the one sent; this bounds a misbehaving endpoint).
 const MAX_EMPTY_PAGES: usize = 100;
 
+/// A stream being fetched: its stored row, what its planned reads have seen so far, and the
+/// pages on their way.
+struct Fetching {
+    stream: String,
+    stored: Option<Position>,
+    seen: (Option<Seen>, Seen),
+    rx: mpsc::Receiver<Result<Page>>,
+}
+
 /// What a stream's reader hands to the delivery, in order.
 enum Page {
     /// Events of the read (`true`: the read before the stored span).
@@ -70,8 +79,7 @@ impl CloudWatchRegion<'_> {
 
     async fn read_streams(&mut self, group: &str, streams: Vec<String>) -> Result<()> {
         let mut pending = streams.into_iter();
-        let mut ahead: VecDeque<(String, Option<Position>, mpsc::Receiver<Result<Page>>)> =
-            VecDeque::new();
+        let mut ahead: VecDeque<Fetching> = VecDeque::new();
         loop {
             while ahead.len() < STREAMS_AHEAD {
                 let Some(stream) = pending.next() else { break };
@@ -82,32 +90,32 @@ impl CloudWatchRegion<'_> {
                     self.opts.only_logs_after_ms,
                     self.opts.reparse,
                 );
+                let seen = (plan.before.as_ref().map(Seen::new), Seen::new(&plan.main));
                 let rx = fetch(self.logs.clone(), group.to_string(), stream.clone(), plan);
-                ahead.push_back((stream, stored, rx));
+                ahead.push_back(Fetching {
+                    stream,
+                    stored,
+                    seen,
+                    rx,
+                });
             }
-            let Some((stream, stored, rx)) = ahead.pop_front() else {
+            let Some(fetching) = ahead.pop_front() else {
                 return Ok(());
             };
-            self.deliver(group, &stream, stored, rx).await?;
+            self.deliver(group, fetching).await?;
         }
     }
 
     /// Send a stream's events in order, then store its position and, with
     /// `--remove-log-streams`, delete it.
-    async fn deliver(
-        &mut self,
-        group: &str,
-        stream: &str,
-        stored: Option<Position>,
-        mut rx: mpsc::Receiver<Result<Page>>,
-    ) -> Result<()> {
-        let plan = position::plan(
-            stored.as_ref(),
-            self.opts.first_ms,
-            self.opts.only_logs_after_ms,
-            self.opts.reparse,
-        );
-        let mut seen = (plan.before.as_ref().map(Seen::new), Seen::new(&plan.main));
+    async fn deliver(&mut self, group: &str, fetching: Fetching) -> Result<()> {
+        let Fetching {
+            stream,
+            stored,
+            mut seen,
+            mut rx,
+        } = fetching;
+        let stream = stream.as_str();
         let mut batch = Datagrams::default();
         while let Some(page) = rx.recv().await {
             self.take(page?, &mut seen, &mut batch)?;
