@@ -240,6 +240,7 @@ class Env:
         env = {"PATH": os.environ.get("PATH", ""), "HOME": home, "TZ": "UTC", "LC_ALL": "C.UTF-8",
                "AWS_ENDPOINT_URL_S3": self.s3_url,
                "AWS_EC2_METADATA_DISABLED": "true", "PYTHONDONTWRITEBYTECODE": "1"}
+        env.update({k: v for k, v in os.environ.items() if k.startswith("BENCH_ENV_")})
         if self.moto_port:
             env["AWS_ENDPOINT_URL_EC2"] = f"http://127.0.0.1:{self.moto_port}"
             env["AWS_ENDPOINT_URL_STS"] = f"http://127.0.0.1:{self.moto_port}"
@@ -264,13 +265,13 @@ class Env:
         if events and count != events:
             print(f"  {label}: WARNING: {count} messages received, {events} expected")
         print(f"{label:<44} objects {objects:>6}  events {count:>9}  wall {wall:8.2f} s  "
-              f"{count / wall:>10.0f} events/s  {raw / wall / 1e6:8.1f} MB/s  peak RSS {rss_mib:7.1f} MiB",
+              f"{count / wall:>10.0f} events/s  {raw / wall / 1e6:8.1f} MB/s  peak RSS {rss_mib:7.1f} MiB  "
+              f"CPU {cpu:6.2f} s{cpu / count * 1e6 if count else 0:6.1f} us/event",
               flush=True)
         if self.sqs_queue:
             # A subscriber run ends with a receive that waits 20 s on the empty queue.
             print(f"{'':<44} last event after {rd.last:8.2f} s  "
-                  f"{count / max(rd.last, 1e-9):>10.0f} events/s without the final empty receive; "
-                  f"CPU {cpu:.2f} s ({cpu / max(count, 1) * 1e6:.1f} us per event)",
+                  f"{count / max(rd.last, 1e-9):>10.0f} events/s without the final empty receive",
                   flush=True)
         return wall
 

@@ -7,6 +7,7 @@ use crate::cli::Args;
 use crate::exit::{code, fail};
 use crate::message::DiscardFilter;
 use crate::pipeline::delivery::Sink;
+use crate::pipeline::window::ParseWindow;
 use crate::pipeline::RunContext;
 use crate::queue::{Output, Queue};
 use crate::service::db::ServicesDb;
@@ -86,6 +87,7 @@ async fn subscriber_run(args: &Args, subscriber: Subscriber) -> Result<()> {
             discard,
             account_alias: None,
             bytes_read: sink.summary.bytes_read.clone(),
+            window: ParseWindow::for_this_machine(),
         }),
         sink,
     };
@@ -138,6 +140,7 @@ async fn bucket_run(args: &Args) -> Result<()> {
             discard,
             account_alias: Some(args.aws_account_alias.clone()),
             bytes_read,
+            window: ParseWindow::for_this_machine(),
         }),
         clients: &clients,
         state,

@@ -214,11 +214,12 @@ pub struct Args {
     #[arg(short = 'P', long = "remove-log-streams", help_heading = "Behaviour")]
     pub remove_log_streams: bool,
 
-    /// Objects downloaded and parsed at the same time. Default: 32 per CPU core, from 32 to
-    /// 128 (S3 answers each request after tens of milliseconds, and parsing an object takes a
-    /// few: many requests in flight keep the cores busy). Memory grows with N, by about 1.5
-    /// MiB per worker for CloudTrail (documents held whole: 128 MiB at most in all). Events
-    /// are still sent, and objects recorded, in listing order.
+    /// Objects requested from S3 at the same time. Default: 32 per CPU core, from 32 to 128
+    /// (S3 answers each request after tens of milliseconds, and parsing an object takes a few:
+    /// many requests in flight keep the cores busy). Only 4 objects per core are parsed ahead
+    /// of the queue; the others wait with their bodies unread, so N costs connections, not
+    /// memory (about 40 MiB in all at N = 256 for CloudTrail). Events are still sent, and
+    /// objects recorded, in listing order.
     #[arg(long = "workers", value_name = "N", value_parser = clap::value_parser!(u16).range(1..=256), help_heading = "Behaviour")]
     pub workers: Option<u16>,
 

@@ -5,7 +5,7 @@
 //! source's business.
 
 use super::failure::Action;
-use super::{Chunk, ObjectRef, RunContext};
+use super::{Chunk, Job, ObjectRef, RunContext};
 use crate::debug;
 use crate::exit::{code, fail};
 use crate::message;
@@ -57,9 +57,9 @@ impl Sink {
         object: &ObjectRef,
         run: &RunContext,
         skip_on_error: bool,
-        rx: mpsc::Receiver<Chunk>,
+        job: Job,
     ) -> Result<Delivered> {
-        let (outcome, streamed) = self.receive(&object.key, rx).await?;
+        let (outcome, streamed) = self.receive(&object.key, job.rx).await?;
         let Err(failure) = outcome else {
             return Ok(Delivered::Finished);
         };

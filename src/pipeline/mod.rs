@@ -12,6 +12,7 @@
 pub mod delivery;
 pub mod failure;
 pub mod format;
+pub mod window;
 
 use crate::aws::{classify, s3_unexpected, AwsErrorKind};
 use crate::decode::{self, Compression};
@@ -41,6 +42,8 @@ pub struct RunContext {
     pub account_alias: Option<String>,
     /// Bytes downloaded by every job of the run.
     pub bytes_read: Arc<AtomicU64>,
+    /// Which of the jobs started may parse now.
+    pub window: Arc<window::ParseWindow>,
 }
 
 /// One object and how its messages are labelled.
@@ -72,19 +75,32 @@ pub enum Chunk {
     Done(Result<(), ObjectFailure>),
 }
 
-/// Start a job; its batches and result arrive on the returned channel.
-pub fn start(run: Arc<RunContext>, object: ObjectRef) -> mpsc::Receiver<Chunk> {
+/// A started job: its batches and result arrive on `rx`. Jobs must be delivered in the
+/// order they were started; dropping one (delivered or given up) lets the next parse.
+pub struct Job {
+    pub rx: mpsc::Receiver<Chunk>,
+    _ticket: window::Ticket,
+}
+
+/// Start a job: its request goes out now, its parsing waits for its turn in the window.
+pub fn start(run: Arc<RunContext>, object: ObjectRef) -> Job {
     let (tx, rx) = mpsc::channel(QUEUED_BATCHES);
+    let ticket = run.window.ticket();
+    let number = ticket.number();
     tokio::spawn(async move {
-        let result = fetch_and_parse(run, object, tx.clone()).await;
+        let result = fetch_and_parse(run, object, number, tx.clone()).await;
         let _ = tx.send(Chunk::Done(result)).await;
     });
-    rx
+    Job {
+        rx,
+        _ticket: ticket,
+    }
 }
 
 async fn fetch_and_parse(
     run: Arc<RunContext>,
     object: ObjectRef,
+    ticket: u64,
     tx: mpsc::Sender<Chunk>,
 ) -> Result<(), ObjectFailure> {
     let resp = run
@@ -109,6 +125,7 @@ async fn fetch_and_parse(
             });
         }
     };
+    run.window.wait_turn(ticket).await;
     let body = resp.body.into_async_read();
     let handle = tokio::runtime::Handle::current();
     tokio::task::spawn_blocking(move || parse_body(&run, &object, body, handle, tx))

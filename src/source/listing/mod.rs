@@ -16,7 +16,7 @@ use crate::aws::{classify, AwsError, Clients};
 use crate::bucket::{Bucket, Layout, Listed};
 use crate::debug;
 use crate::pipeline::delivery::{Delivered, Sink};
-use crate::pipeline::{self, Chunk, ObjectRef, RunContext};
+use crate::pipeline::{self, Job, ObjectRef, RunContext};
 use crate::state::{Retention, State, TableKind};
 use crate::summary::{Progress, Summary};
 use anyhow::Result;
@@ -205,7 +205,7 @@ impl ListingSource<'_> {
         if self.opts.markers.reparse {
             debug!(2, "++ Reparse mode enabled");
         }
-        let mut in_flight: VecDeque<(Listed, mpsc::Receiver<Chunk>)> = VecDeque::new();
+        let mut in_flight: VecDeque<(Listed, Job)> = VecDeque::new();
         while let Some(page) = pages.recv().await {
             let page = page.map_err(|e| listing_failure("iter_files_in_bucket", e, true))?;
             if !page.listed_any {
@@ -253,17 +253,12 @@ impl ListingSource<'_> {
     }
 
     /// Send an object's messages, then delete (`--remove`) and record it.
-    async fn finish_object(
-        &mut self,
-        listing: &Listing,
-        object: &Listed,
-        rx: mpsc::Receiver<Chunk>,
-    ) -> Result<()> {
+    async fn finish_object(&mut self, listing: &Listing, object: &Listed, job: Job) -> Result<()> {
         let key = object.key.as_str();
         let target = self.object_ref(listing, key);
         let delivered = self
             .sink
-            .deliver(&target, &self.run, self.opts.skip_on_error, rx)
+            .deliver(&target, &self.run, self.opts.skip_on_error, job)
             .await?;
         if delivered == Delivered::Left {
             return Ok(()); // not recorded: read again next run

@@ -13,7 +13,7 @@ pub mod queue;
 use crate::debug;
 use crate::exit::{code, fail};
 use crate::pipeline::delivery::{Delivered, Sink};
-use crate::pipeline::{self, Chunk, ObjectRef, RunContext};
+use crate::pipeline::{self, Job, ObjectRef, RunContext};
 use crate::summary::Summary;
 use anyhow::Result;
 use bodies::{BodyError, Shapes};
@@ -50,7 +50,7 @@ struct Open {
 /// finished messages waiting to be deleted.
 #[derive(Default)]
 struct Progress {
-    in_flight: VecDeque<(u64, ObjectRef, mpsc::Receiver<Chunk>)>,
+    in_flight: VecDeque<(u64, ObjectRef, Job)>,
     open: HashMap<u64, Open>,
     to_delete: Vec<String>,
     leases: Leases,
