@@ -240,7 +240,6 @@ class Env:
         env = {"PATH": os.environ.get("PATH", ""), "HOME": home, "TZ": "UTC", "LC_ALL": "C.UTF-8",
                "AWS_ENDPOINT_URL_S3": self.s3_url,
                "AWS_EC2_METADATA_DISABLED": "true", "PYTHONDONTWRITEBYTECODE": "1"}
-        env.update({k: v for k, v in os.environ.items() if k.startswith("BENCH_ENV_")})
         if self.moto_port:
             env["AWS_ENDPOINT_URL_EC2"] = f"http://127.0.0.1:{self.moto_port}"
             env["AWS_ENDPOINT_URL_STS"] = f"http://127.0.0.1:{self.moto_port}"
