@@ -57,8 +57,8 @@ class Reader:
 
     def finish(self):
         out, _ = self.proc.communicate("stop\n", timeout=120)
-        count, size, bad, last = out.split()
-        self.last = float(last)
+        count, size, bad, first, last = out.split()
+        self.first, self.last = float(first), float(last)
         return int(count), int(size), int(bad)
 
 
@@ -265,7 +265,8 @@ class Env:
             print(f"  {label}: WARNING: {count} messages received, {events} expected")
         print(f"{label:<44} objects {objects:>6}  events {count:>9}  wall {wall:8.2f} s  "
               f"{count / wall:>10.0f} events/s  {raw / wall / 1e6:8.1f} MB/s  peak RSS {rss_mib:7.1f} MiB  "
-              f"CPU {cpu:6.2f} s{cpu / count * 1e6 if count else 0:6.1f} us/event",
+              f"CPU {cpu:6.2f} s{cpu / count * 1e6 if count else 0:6.1f} us/event  "
+              f"first event {rd.first:5.2f} s",
               flush=True)
         if self.sqs_queue:
             # A subscriber run ends with a receive that waits 20 s on the empty queue.

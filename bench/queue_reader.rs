@@ -1,7 +1,7 @@
 // The benchmark's stand-in for wazuh-analysisd: binds the queue socket, counts datagrams,
 // and after a line on stdin (the run ended) drains the socket and prints
-// "COUNT BYTES BAD LAST" (BAD: datagrams without the 1:Wazuh-AWS: header; LAST: seconds from
-// "ready" to the last datagram).
+// "COUNT BYTES BAD FIRST LAST" (BAD: datagrams without the 1:Wazuh-AWS: header; FIRST, LAST:
+// seconds from "ready" to the first and the last datagram).
 // Built by bench/run with plain rustc; a Python reader would take CPU from the run measured.
 use std::io::BufRead;
 use std::os::unix::net::UnixDatagram;
@@ -23,6 +23,7 @@ fn main() {
     println!("ready");
     let started = Instant::now();
     let mut last = 0f64;
+    let mut first = None;
     let mut buf = vec![0u8; 1 << 20];
     let (mut count, mut bytes, mut bad) = (0u64, 0u64, 0u64);
     loop {
@@ -31,6 +32,7 @@ fn main() {
                 count += 1;
                 bytes += n as u64;
                 last = started.elapsed().as_secs_f64();
+                first.get_or_insert(last);
                 if !buf[..n].starts_with(b"1:Wazuh-AWS:") {
                     bad += 1;
                 }
@@ -39,5 +41,5 @@ fn main() {
             Err(_) => {}
         }
     }
-    println!("{count} {bytes} {bad} {last:.3}");
+    println!("{count} {bytes} {bad} {:.3} {last:.3}", first.unwrap_or(0.0));
 }

@@ -58,7 +58,7 @@ pub fn cloudwatch_events(text: &str) -> Result<Vec<Event>, ParseError> {
             Some(Value::String(s)) => s.replace("aws.", ""),
             _ => return Err(ParseError::invalid("an event has no source")),
         };
-        detail.insert("source".into(), Value::String(source));
+        detail.insert("source".into(), Value::from(source));
         events.push(detail);
     }
     Ok(events)

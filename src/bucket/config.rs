@@ -117,7 +117,7 @@ fn reshape_configuration(conf: &mut Map) -> bool {
     for v in conf.values_mut() {
         if let Some(slot) = v.get_mut("Content") {
             if let Value::Object(content) = slot {
-                let keys: Vec<Value> = content.keys().map(|k| Value::String(k.clone())).collect();
+                let keys: Vec<Value> = content.keys().map(Value::from).collect();
                 *slot = Value::Array(keys);
             }
         }

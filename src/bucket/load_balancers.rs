@@ -202,8 +202,8 @@ fn split_alb(e: &mut Event, port_field: &str, ip_field: &str) {
         ips.push(parts[0].to_string());
         ports.push(parts[1].to_string());
     }
-    e.insert(port_field.into(), Value::String(ports.join(" ")));
-    e.insert(ip_field.into(), Value::String(ips.join(" ")));
+    e.insert(port_field.into(), Value::from(ports.join(" ")));
+    e.insert(ip_field.into(), Value::from(ips.join(" ")));
 }
 
 /// `ip:port` of client and destination; when one cannot be split the ip fields take the

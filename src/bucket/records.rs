@@ -172,8 +172,18 @@ fn stream_records_within(
         stopped: &mut stopped,
     };
     let result = if whole {
-        let mut de = serde_json::Deserializer::from_slice(&head);
-        seed.deserialize(&mut de).and_then(|_| de.end())
+        // One UTF-8 check of the whole document instead of one per string (the same events;
+        // a document that is not UTF-8 gets serde_json's error for its first bad string).
+        match std::str::from_utf8(&head) {
+            Ok(text) => {
+                let mut de = serde_json::Deserializer::from_str(text);
+                seed.deserialize(&mut de).and_then(|_| de.end())
+            }
+            Err(_) => {
+                let mut de = serde_json::Deserializer::from_slice(&head);
+                seed.deserialize(&mut de).and_then(|_| de.end())
+            }
+        }
     } else {
         let capped = RecordCap {
             inner: head.chain(input),

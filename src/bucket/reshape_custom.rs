@@ -19,7 +19,7 @@ const MACIE_SUMMARY_FIELDS: [&str; 9] = [
 /// Python's `str()` of a JSON value, for summary paths.
 fn py_str(v: &Value) -> String {
     match v {
-        Value::String(s) => s.clone(),
+        Value::String(s) => s.to_string(),
         Value::Null => "None".into(),
         Value::Bool(true) => "True".into(),
         Value::Bool(false) => "False".into(),
@@ -35,7 +35,7 @@ fn list_paths(value: &Value, discard: usize, path: Vec<String>) -> Vec<Value> {
             .iter()
             .flat_map(|(k, v)| {
                 let mut p = path.clone();
-                p.push(k.clone());
+                p.push(k.to_string());
                 list_paths(v, discard, p)
             })
             .collect(),
@@ -50,7 +50,7 @@ fn list_paths(value: &Value, discard: usize, path: Vec<String>) -> Vec<Value> {
             } else {
                 p.len().saturating_sub(discard)
             };
-            vec![Value::String(p[..keep].join("."))]
+            vec![Value::from(p[..keep].join("."))]
         }
     }
 }

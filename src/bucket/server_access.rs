@@ -77,7 +77,7 @@ impl Format for ServerAccess {
                 let mut e: Event = FIELDS
                     .iter()
                     .zip(split_line(&line))
-                    .map(|(k, v)| (k.to_string(), Value::String(v)))
+                    .map(|(k, v)| (crate::json::Str::from(*k), Value::from(v)))
                     .collect();
                 e.insert("source".into(), "s3_server_access".into());
                 e

@@ -131,18 +131,18 @@ pub fn row_event<S: AsRef<str>>(names: &[S], row: Vec<String>, extras: Extras) -
     for name in names {
         match values.next() {
             Some(v) => {
-                event.insert(name.as_ref().to_string(), Value::String(v));
+                event.insert(name.as_ref().into(), Value::from(v));
             }
             None => break,
         }
     }
-    let rest: Vec<Value> = values.map(Value::String).collect();
+    let rest: Vec<Value> = values.map(Value::from).collect();
     if !rest.is_empty() {
         let key = match extras {
             Extras::NullKey => "null",
             Extras::ExtraFields => "extra_fields",
         };
-        event.insert(key.to_string(), Value::Array(rest));
+        event.insert(key.into(), Value::Array(rest));
     }
     event
 }

@@ -92,7 +92,7 @@ fn flow_event(names: &[String], row: Vec<String>, source: &str) -> Result<Event,
                     "ValueError(\"invalid literal for int() with base 10: '{v}'\")"
                 ))
             })?;
-            event.insert(field.into(), Value::String(iso));
+            event.insert(field.into(), Value::from(iso));
         }
     }
     event.insert("source".into(), source.into());

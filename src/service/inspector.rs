@@ -195,7 +195,7 @@ pub fn to_message(mut finding: Map) -> Value {
     for field in ["createdAt", "updatedAt"] {
         if let Some(t) = finding.get_mut(field) {
             if let Some(at) = timestamp(t) {
-                *t = Value::String(at.format("%Y-%m-%dT%H:%M:%SZ").to_string());
+                *t = Value::from(at.format("%Y-%m-%dT%H:%M:%SZ").to_string());
             }
         }
     }
@@ -212,9 +212,9 @@ fn python_timestamps(v: &mut Value) {
     match v {
         Value::Object(m) => {
             for (k, item) in m.iter_mut() {
-                if TIMESTAMPS.contains(&k.as_str()) {
+                if TIMESTAMPS.contains(&k) {
                     if let Some(at) = timestamp(item) {
-                        *item = Value::String(python_datetime(at));
+                        *item = Value::from(python_datetime(at));
                         continue;
                     }
                 }

@@ -115,11 +115,11 @@ fn csv_event(names: &[String], row: Vec<String>) -> Event {
     let mut values = row.into_iter();
     for name in names {
         match values.next() {
-            Some(v) => event.insert(name.clone(), Value::String(v)),
+            Some(v) => event.insert(name.into(), Value::from(v)),
             None => break,
         };
     }
-    let rest: Vec<Value> = values.map(Value::String).collect();
+    let rest: Vec<Value> = values.map(Value::from).collect();
     if !rest.is_empty() {
         event.insert("null".into(), Value::Array(rest));
     }

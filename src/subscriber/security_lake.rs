@@ -44,7 +44,7 @@ impl Format for SecurityLake {
                 let row = row.map_err(invalid)?;
                 let mut event = Map::new();
                 for (name, field) in row.get_column_iter() {
-                    event.insert(name.clone(), to_value(field, name, &naive));
+                    event.insert(name.into(), to_value(field, name, &naive));
                 }
                 emit(event)?;
             }
@@ -120,7 +120,7 @@ fn naive_timestamps(t: &Type, path: String, out: &mut HashSet<String>) {
 
 /// A Parquet value as `json.dumps(..., default=str)` writes what pyarrow's `to_pylist` gives.
 fn to_value(field: &Field, path: &str, naive: &HashSet<String>) -> Value {
-    let timestamp = |micros: i64| Value::String(python_datetime(micros, !naive.contains(path)));
+    let timestamp = |micros: i64| Value::from(python_datetime(micros, !naive.contains(path)));
     match field {
         Field::Null => Value::Null,
         Field::Bool(b) => Value::Bool(*b),
@@ -135,21 +135,21 @@ fn to_value(field: &Field, path: &str, naive: &HashSet<String>) -> Value {
         Field::Float16(f) => f64::from(f.to_f32()).into(),
         Field::Float(f) => f64::from(*f).into(),
         Field::Double(f) => (*f).into(),
-        Field::Decimal(d) => Value::String(decimal_text(d.data(), d.scale())),
-        Field::Str(s) => Value::String(s.clone()),
-        Field::Bytes(b) => Value::String(python_bytes(b.data())),
-        Field::Date(days) => Value::String(
+        Field::Decimal(d) => Value::from(decimal_text(d.data(), d.scale())),
+        Field::Str(s) => Value::from(s.as_str()),
+        Field::Bytes(b) => Value::from(python_bytes(b.data())),
+        Field::Date(days) => Value::from(
             NaiveDate::from_ymd_opt(1970, 1, 1)
                 .and_then(|d| d.checked_add_signed(chrono::Duration::days((*days).into())))
                 .map_or_else(|| days.to_string(), |d| d.format("%Y-%m-%d").to_string()),
         ),
-        Field::TimeMillis(ms) => Value::String(python_time(i64::from(*ms) * 1000)),
-        Field::TimeMicros(us) => Value::String(python_time(*us)),
+        Field::TimeMillis(ms) => Value::from(python_time(i64::from(*ms) * 1000)),
+        Field::TimeMicros(us) => Value::from(python_time(*us)),
         Field::TimestampMillis(ms) => timestamp(ms.saturating_mul(1000)),
         Field::TimestampMicros(us) => timestamp(*us),
         Field::Group(row) => Value::Object(
             row.get_column_iter()
-                .map(|(name, f)| (name.clone(), to_value(f, &format!("{path}.{name}"), naive)))
+                .map(|(name, f)| (name.into(), to_value(f, &format!("{path}.{name}"), naive)))
                 .collect(),
         ),
         Field::ListInternal(list) => Value::Array(

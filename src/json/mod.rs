@@ -10,6 +10,10 @@
 //! The semantics are serde_json's (and Python's `dict`): inserting an existing key replaces
 //! its value where it stands; removing a key keeps the order of the others.
 
+mod short;
+
+pub use short::Str;
+
 use serde::de::{Deserialize, Deserializer, MapAccess, SeqAccess, Visitor};
 use serde::ser::{Serialize, SerializeMap, SerializeSeq, Serializer};
 use serde_json::Number;
@@ -25,7 +29,7 @@ pub enum Value {
     Null,
     Bool(bool),
     Number(Number),
-    String(String),
+    String(Str),
     Array(Vec<Value>),
     Object(Map),
 }
@@ -33,9 +37,11 @@ pub enum Value {
 /// A JSON object: keys in insertion order.
 #[derive(Clone, Default)]
 pub struct Map {
-    entries: Vec<(String, Value)>,
-    /// Key -> position, kept only for objects past [`INDEXED_FROM`] keys.
-    index: Option<HashMap<String, usize>>,
+    entries: Vec<(Str, Value)>,
+    /// Key -> position, kept only for objects past [`INDEXED_FROM`] keys (boxed: most objects
+    /// have none, and every value of the tree is as large as its largest variant).
+    #[allow(clippy::box_collection)]
+    index: Option<Box<HashMap<Str, usize>>>,
 }
 
 impl Map {
@@ -65,7 +71,8 @@ impl Map {
                 .iter()
                 .enumerate()
                 .map(|(i, (k, _))| (k.clone(), i))
-                .collect()
+                .collect::<HashMap<_, _>>()
+                .into()
         });
     }
 
@@ -82,7 +89,7 @@ impl Map {
     }
 
     /// Set `key`; an existing key keeps its place. Returns the value it replaced.
-    pub fn insert(&mut self, key: String, value: Value) -> Option<Value> {
+    pub fn insert(&mut self, key: Str, value: Value) -> Option<Value> {
         if let Some(i) = self.position(&key) {
             return Some(std::mem::replace(&mut self.entries[i].1, value));
         }
@@ -102,7 +109,7 @@ impl Map {
     }
 
     /// Set `key` as the first key (moving it there if present).
-    pub fn insert_first(&mut self, key: String, value: Value) {
+    pub fn insert_first(&mut self, key: Str, value: Value) {
         self.remove(&key);
         self.entries.insert(0, (key, value));
         self.reindex();
@@ -126,16 +133,16 @@ impl Map {
         }
     }
 
-    pub fn iter(&self) -> impl Iterator<Item = (&String, &Value)> + '_ {
-        self.entries.iter().map(|(k, v)| (k, v))
+    pub fn iter(&self) -> impl Iterator<Item = (&str, &Value)> + '_ {
+        self.entries.iter().map(|(k, v)| (k.as_str(), v))
     }
 
-    pub fn iter_mut(&mut self) -> impl Iterator<Item = (&String, &mut Value)> + '_ {
-        self.entries.iter_mut().map(|(k, v)| (&*k, v))
+    pub fn iter_mut(&mut self) -> impl Iterator<Item = (&str, &mut Value)> + '_ {
+        self.entries.iter_mut().map(|(k, v)| (k.as_str(), v))
     }
 
-    pub fn keys(&self) -> impl Iterator<Item = &String> + '_ {
-        self.entries.iter().map(|(k, _)| k)
+    pub fn keys(&self) -> impl Iterator<Item = &str> + '_ {
+        self.entries.iter().map(|(k, _)| k.as_str())
     }
 
     pub fn values_mut(&mut self) -> impl Iterator<Item = &mut Value> + '_ {
@@ -157,23 +164,23 @@ impl fmt::Debug for Map {
 }
 
 impl IntoIterator for Map {
-    type Item = (String, Value);
-    type IntoIter = std::vec::IntoIter<(String, Value)>;
+    type Item = (Str, Value);
+    type IntoIter = std::vec::IntoIter<(Str, Value)>;
     fn into_iter(self) -> Self::IntoIter {
         self.entries.into_iter()
     }
 }
 
-impl FromIterator<(String, Value)> for Map {
-    fn from_iter<I: IntoIterator<Item = (String, Value)>>(iter: I) -> Map {
+impl FromIterator<(Str, Value)> for Map {
+    fn from_iter<I: IntoIterator<Item = (Str, Value)>>(iter: I) -> Map {
         let mut map = Map::new();
         map.extend(iter);
         map
     }
 }
 
-impl Extend<(String, Value)> for Map {
-    fn extend<I: IntoIterator<Item = (String, Value)>>(&mut self, iter: I) {
+impl Extend<(Str, Value)> for Map {
+    fn extend<I: IntoIterator<Item = (Str, Value)>>(&mut self, iter: I) {
         for (k, v) in iter {
             self.insert(k, v);
         }
@@ -304,12 +311,18 @@ impl std::ops::Index<usize> for Value {
 
 impl From<&str> for Value {
     fn from(s: &str) -> Value {
-        Value::String(s.to_owned())
+        Value::String(s.into())
     }
 }
 
 impl From<String> for Value {
     fn from(s: String) -> Value {
+        Value::String(s.into())
+    }
+}
+
+impl From<Str> for Value {
+    fn from(s: Str) -> Value {
         Value::String(s)
     }
 }
@@ -410,10 +423,10 @@ impl<'de> Visitor<'de> for ValueVisitor {
         Ok(Number::from_f64(n).map_or(Value::Null, Value::Number))
     }
     fn visit_str<E>(self, s: &str) -> Result<Value, E> {
-        Ok(Value::String(s.to_owned()))
+        Ok(Value::String(s.into()))
     }
     fn visit_string<E>(self, s: String) -> Result<Value, E> {
-        Ok(Value::String(s))
+        Ok(Value::String(s.into()))
     }
     fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Value, A::Error> {
         let mut items = Vec::with_capacity(seq.size_hint().unwrap_or(0).min(4096));
@@ -427,7 +440,7 @@ impl<'de> Visitor<'de> for ValueVisitor {
             entries: Vec::with_capacity(access.size_hint().unwrap_or(8).min(4096)),
             index: None,
         };
-        while let Some(key) = access.next_key::<String>()? {
+        while let Some(key) = access.next_key::<Str>()? {
             let value = access.next_value()?;
             map.insert(key, value);
         }
@@ -460,13 +473,15 @@ mod test_support {
                 serde_json::Value::Null => Value::Null,
                 serde_json::Value::Bool(b) => Value::Bool(b),
                 serde_json::Value::Number(n) => Value::Number(n),
-                serde_json::Value::String(s) => Value::String(s),
+                serde_json::Value::String(s) => Value::String(s.into()),
                 serde_json::Value::Array(a) => {
                     Value::Array(a.into_iter().map(Value::from).collect())
                 }
-                serde_json::Value::Object(m) => {
-                    Value::Object(m.into_iter().map(|(k, v)| (k, Value::from(v))).collect())
-                }
+                serde_json::Value::Object(m) => Value::Object(
+                    m.into_iter()
+                        .map(|(k, v)| (k.into(), Value::from(v)))
+                        .collect(),
+                ),
             }
         }
     }
@@ -478,7 +493,7 @@ mod test_support {
                 (Value::Null, J::Null) => true,
                 (Value::Bool(a), J::Bool(b)) => a == b,
                 (Value::Number(a), J::Number(b)) => a == b,
-                (Value::String(a), J::String(b)) => a == b,
+                (Value::String(a), J::String(b)) => a.as_str() == b,
                 (Value::Array(a), J::Array(b)) => {
                     a.len() == b.len() && a.iter().zip(b).all(|(x, y)| x == y)
                 }
@@ -543,7 +558,7 @@ mod tests {
     fn large_objects_are_indexed_and_behave_the_same() {
         let mut m = Map::new();
         for i in 0..200u64 {
-            m.insert(format!("k{i}"), i.into());
+            m.insert(format!("k{i}").into(), i.into());
         }
         assert!(m.index.is_some());
         m.insert("k7".into(), "seven".into());
