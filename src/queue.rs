@@ -7,6 +7,7 @@
 
 use crate::debug;
 use crate::exit::{code, fail};
+use crate::json::Value;
 use anyhow::Result;
 use std::io::{ErrorKind, Write};
 use std::os::unix::net::UnixDatagram;
@@ -214,15 +215,11 @@ pub struct Datagrams {
 
 impl Datagrams {
     /// Append `1:Wazuh-AWS:` and the JSON of `value`.
-    pub fn push_json<T: serde::Serialize + ?Sized>(&mut self, value: &T) -> serde_json::Result<()> {
-        let start = self.buf.len();
+    /// One event: the header and the value's compact JSON, written straight into the batch.
+    pub fn push_value(&mut self, value: &Value) {
         self.buf.extend_from_slice(HEADER.as_bytes());
-        if let Err(e) = serde_json::to_writer(&mut self.buf, value) {
-            self.buf.truncate(start);
-            return Err(e);
-        }
+        crate::json::write_value(&mut self.buf, value);
         self.ends.push(self.buf.len());
-        Ok(())
     }
 
     /// Append `1:Wazuh-AWS:` and `text` as it is (CloudWatch messages are sent verbatim).
@@ -341,7 +338,7 @@ mod tests {
         let path = dir.path().join("out.txt");
         let mut out = Output::to_path(&path).unwrap();
         let mut batch = Datagrams::default();
-        batch.push_json(&serde_json::json!({"a": 1})).unwrap();
+        batch.push_value(&crate::json!({"a": 1}));
         batch.push_text(r#"{"b":2}"#);
         assert_eq!(out.send_all(&batch).unwrap(), 2);
         out.flush().unwrap();
@@ -374,9 +371,9 @@ mod tests {
     fn a_batch_keeps_its_order_and_skips_only_the_oversized_one() {
         let (_dir, reader, mut q) = bound_queue();
         let mut batch = Datagrams::default();
-        batch.push_json(&serde_json::json!({"n": 1})).unwrap();
+        batch.push_value(&crate::json!({"n": 1}));
         batch.push_text(&format!("\"{}\"", "x".repeat(8 * 1024 * 1024)));
-        batch.push_json(&serde_json::json!({"n": 2})).unwrap();
+        batch.push_value(&crate::json!({"n": 2}));
         assert_eq!(batch.len(), 3);
         assert_eq!(q.send_all(&batch).unwrap(), 2);
         let mut buf = vec![0u8; 1024];
@@ -392,7 +389,7 @@ mod tests {
         let mut batch = Datagrams::default();
         let total = SEND_WINDOW * 3 + 5;
         for n in 0..total {
-            batch.push_json(&serde_json::json!({ "n": n })).unwrap();
+            batch.push_value(&crate::json!({ "n": n }));
         }
         // The reader's queue holds few datagrams: the sender must wait for it, not drop.
         let receiving = std::thread::spawn(move || {

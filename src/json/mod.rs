@@ -11,8 +11,10 @@
 //! its value where it stands; removing a key keeps the order of the others.
 
 mod short;
+mod write;
 
 pub use short::Str;
+pub use write::write_value;
 
 use serde::de::{Deserialize, Deserializer, MapAccess, SeqAccess, Visitor};
 use serde::ser::{Serialize, SerializeMap, SerializeSeq, Serializer};
@@ -266,8 +268,9 @@ impl Value {
 impl fmt::Display for Value {
     /// Compact JSON.
     fn fmt(&self, f: &mut fmt::Formatter) -> fmt::Result {
-        let text = serde_json::to_string(self).map_err(|_| fmt::Error)?;
-        f.write_str(&text)
+        let mut text = Vec::new();
+        write_value(&mut text, self);
+        f.write_str(&String::from_utf8_lossy(&text))
     }
 }
 

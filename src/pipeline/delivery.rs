@@ -86,7 +86,7 @@ impl Sink {
                 let origin = object.origin(run.account_alias.as_deref());
                 let msg = message::error_envelope(&origin, &error_msg);
                 let mut one = Datagrams::default();
-                one.push_json(&msg)?;
+                one.push_value(&msg);
                 self.send(&one)?;
                 Ok(Delivered::Finished)
             }

@@ -248,9 +248,7 @@ impl Batcher<'_> {
         }
         let msg = self.run.format.envelope(&self.origin, event);
         for out in self.run.format.reshape(msg) {
-            self.batch
-                .push_json(&out)
-                .map_err(|e| ParseError::invalid(format!("cannot serialize an event: {e}")))?;
+            self.batch.push_value(&out);
         }
         if self.batch.bytes() >= BATCH_BYTES {
             self.flush()?;

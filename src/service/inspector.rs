@@ -175,7 +175,7 @@ impl InspectorRegion<'_> {
                     continue;
                 }
             }
-            batch.push_json(&to_message(finding))?;
+            batch.push_value(&to_message(finding));
             sent += 1;
         }
         self.sink.send(&batch)?;
