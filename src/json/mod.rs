@@ -443,9 +443,22 @@ impl<'de> Visitor<'de> for ValueVisitor {
             entries: Vec::with_capacity(access.size_hint().unwrap_or(8).min(4096)),
             index: None,
         };
+        // A key whose (length, first byte, last byte) was not seen yet in this object is new:
+        // it is pushed without looking for an earlier copy. Only a possible repeat is looked up.
+        let mut seen = 0u64;
         while let Some(key) = access.next_key::<Str>()? {
             let value = access.next_value()?;
-            map.insert(key, value);
+            let bytes = key.as_bytes();
+            let mix = bytes.len()
+                ^ usize::from(bytes.first().copied().unwrap_or(0)) << 2
+                ^ usize::from(bytes.last().copied().unwrap_or(0)) << 4;
+            let bit = 1u64 << (mix % 64);
+            if seen & bit == 0 && map.index.is_none() && map.entries.len() < INDEXED_FROM {
+                map.entries.push((key, value));
+            } else {
+                map.insert(key, value);
+            }
+            seen |= bit;
         }
         Ok(Value::Object(map))
     }
@@ -542,6 +555,16 @@ mod tests {
     fn a_repeated_key_keeps_its_first_place_and_last_value() {
         let v = parse(r#"{"a":1,"b":2,"a":3}"#);
         assert_eq!(v.to_string(), r#"{"a":3,"b":2}"#);
+        // Keys that look alike (same length, first and last byte) are told apart...
+        let v = parse(r#"{"eventTime":1,"eventName":2,"eventTime":3,"eventName":4,"x":5}"#);
+        assert_eq!(v.to_string(), r#"{"eventTime":3,"eventName":4,"x":5}"#);
+        // ...and repeats are found in objects past the indexed size too.
+        let many: Vec<String> = (0..40).map(|i| format!(r#""k{i}":{i}"#)).collect();
+        let v = parse(&format!(r#"{{{},"k3":"again","k39":"last"}}"#, many.join(",")));
+        assert_eq!(v.as_object().unwrap().len(), 40);
+        assert_eq!(v["k3"], Value::from("again"));
+        assert_eq!(v["k39"], Value::from("last"));
+        assert_eq!(v.as_object().unwrap().keys().nth(3), Some("k3"));
     }
 
     #[test]
