@@ -560,7 +560,10 @@ mod tests {
         assert_eq!(v.to_string(), r#"{"eventTime":3,"eventName":4,"x":5}"#);
         // ...and repeats are found in objects past the indexed size too.
         let many: Vec<String> = (0..40).map(|i| format!(r#""k{i}":{i}"#)).collect();
-        let v = parse(&format!(r#"{{{},"k3":"again","k39":"last"}}"#, many.join(",")));
+        let v = parse(&format!(
+            r#"{{{},"k3":"again","k39":"last"}}"#,
+            many.join(",")
+        ));
         assert_eq!(v.as_object().unwrap().len(), 40);
         assert_eq!(v["k3"], Value::from("again"));
         assert_eq!(v["k39"], Value::from("last"));

@@ -64,19 +64,52 @@ pub async fn aws_logs_has_folders(lister: &S3Lister, prefix: &str) -> Result<boo
     }
 }
 
+/// The accounts of an `AWSLogs/` layout: given (`--aws_account_id`) or being listed.
+pub enum Accounts {
+    Given(Vec<String>),
+    Listing(tokio::task::JoinHandle<Result<Vec<String>>>),
+}
+
+impl Accounts {
+    /// The given accounts, or their folders listed from now on: the listing goes out while
+    /// the bucket is checked (one round trip less before the first object) and its result is
+    /// read, errors included, only once the check passed.
+    pub fn given_or_list(
+        given: Option<Vec<String>>,
+        lister: &S3Lister,
+        geometry: &Geometry,
+    ) -> Self {
+        match given {
+            Some(a) if !a.is_empty() => Accounts::Given(a),
+            _ => {
+                let (lister, geometry) = (lister.clone(), geometry.clone());
+                Accounts::Listing(tokio::spawn(async move {
+                    account_ids(&lister, &geometry).await
+                }))
+            }
+        }
+    }
+
+    async fn resolve(self) -> Result<Vec<String>> {
+        match self {
+            Accounts::Given(a) => Ok(a),
+            Accounts::Listing(task) => task
+                .await
+                .map_err(|e| fail(code::UNKNOWN, format!("account discovery failed: {e}")))?,
+        }
+    }
+}
+
 /// Every (account, region[, flow log]) of an `AWSLogs/` layout to read, each account's
 /// regions discovered on its own (D9), all accounts at once.
 pub async fn aws_logs_listings(
     lister: &S3Lister,
     clients: &Clients,
     geometry: &Geometry,
-    accounts: Option<Vec<String>>,
+    accounts: Accounts,
     regions: Option<Vec<String>>,
 ) -> Result<Vec<Listing>> {
-    let accounts = match accounts {
-        Some(a) if !a.is_empty() => a,
-        _ => account_ids(lister, geometry).await?,
-    };
+    let accounts = accounts.resolve().await?;
     let regions_of = match regions {
         Some(r) if !r.is_empty() => vec![r; accounts.len()],
         _ => discover_regions(lister, geometry, &accounts).await?,

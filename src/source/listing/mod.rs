@@ -20,7 +20,7 @@ use crate::pipeline::{self, Job, ObjectRef, RunContext};
 use crate::state::{Retention, State, TableKind};
 use crate::summary::{Progress, Summary};
 use anyhow::Result;
-use discovery::listing_failure;
+use discovery::{listing_failure, Accounts};
 use geometry::{Geometry, Listing};
 use marker::MarkerOptions;
 use paginator::{PageRequest, Pages, S3Lister};
@@ -79,11 +79,17 @@ impl ListingSource<'_> {
 
     async fn read_all(&mut self) -> Result<()> {
         let lister = self.lister();
+        let accounts = match self.bucket().info().layout {
+            Layout::AwsLogs { .. } | Layout::ServiceFolders { .. } => Some(
+                Accounts::given_or_list(self.opts.accounts.clone(), &lister, &self.opts.geometry),
+            ),
+            Layout::Prefix => None,
+        };
         discovery::check_bucket(&lister, &self.opts.geometry).await?;
         self.state.ensure_table()?;
-        let listings = match self.bucket().info().layout {
-            Layout::AwsLogs { .. } | Layout::ServiceFolders { .. } => {
-                let (accounts, regions) = (self.opts.accounts.clone(), self.opts.regions.clone());
+        let listings = match accounts {
+            Some(accounts) => {
+                let regions = self.opts.regions.clone();
                 discovery::aws_logs_listings(
                     &lister,
                     self.clients,
@@ -93,7 +99,7 @@ impl ListingSource<'_> {
                 )
                 .await?
             }
-            Layout::Prefix => {
+            None => {
                 if let Some(notice) = self.bucket().info().notice {
                     crate::log::plain(notice);
                 }
