@@ -122,6 +122,46 @@ fn read_head(
     }
 }
 
+/// A thread's document buffer is kept for its next document up to this capacity: most trail
+/// files are smaller, and a fresh buffer per file was grown by copying and faulted in anew.
+const KEEP_BUFFER: usize = 2 * 1024 * 1024;
+
+thread_local! {
+    static DOCUMENT_BUFFER: std::cell::Cell<Vec<u8>> = const { std::cell::Cell::new(Vec::new()) };
+}
+
+/// This thread's kept buffer, empty, given back when dropped.
+struct DocumentBuffer(Vec<u8>);
+
+impl DocumentBuffer {
+    fn take() -> DocumentBuffer {
+        let mut buffer = DOCUMENT_BUFFER.take();
+        buffer.clear();
+        DocumentBuffer(buffer)
+    }
+}
+
+impl Drop for DocumentBuffer {
+    fn drop(&mut self) {
+        if self.0.capacity() <= KEEP_BUFFER {
+            DOCUMENT_BUFFER.set(std::mem::take(&mut self.0));
+        }
+    }
+}
+
+impl std::ops::Deref for DocumentBuffer {
+    type Target = Vec<u8>;
+    fn deref(&self) -> &Vec<u8> {
+        &self.0
+    }
+}
+
+impl std::ops::DerefMut for DocumentBuffer {
+    fn deref_mut(&mut self) -> &mut Vec<u8> {
+        &mut self.0
+    }
+}
+
 /// Counts the bytes read since the last record was emitted and fails past the cap.
 struct RecordCap<R> {
     inner: R,
@@ -156,7 +196,7 @@ fn stream_records_within(
     cap: u64,
 ) -> Result<(), ParseError> {
     let mut memory = budget.reserve(0);
-    let mut head = Vec::new();
+    let mut head = DocumentBuffer::take();
     let whole = read_head(input, &mut head, &mut memory, max_in_memory)?;
     let mut stopped = None;
     let since_record = std::rc::Rc::new(std::cell::Cell::new(0u64));
