@@ -69,7 +69,7 @@ fn reshape_dynamic_fields(aws: &mut Map) {
         }
         let text = match &*v {
             Value::String(s) => s.clone(),
-            other => serde_json::to_string(other).unwrap_or_default().into(),
+            other => other.to_string().into(),
         };
         let mut wrapped = Map::new();
         wrapped.insert("string".into(), Value::String(text));

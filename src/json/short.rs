@@ -3,7 +3,6 @@
 //! was the largest single part of building an event.
 
 use serde::de::{Deserialize, Deserializer, Visitor};
-use serde::ser::{Serialize, Serializer};
 use std::borrow::Borrow;
 use std::fmt;
 use std::hash::{Hash, Hasher};
@@ -114,12 +113,6 @@ impl PartialEq<str> for Str {
     }
 }
 
-impl PartialEq<&str> for Str {
-    fn eq(&self, other: &&str) -> bool {
-        self.as_str() == *other
-    }
-}
-
 impl Hash for Str {
     // As `str`, so that lookups by `&str` through `Borrow` find it.
     fn hash<H: Hasher>(&self, state: &mut H) {
@@ -136,12 +129,6 @@ impl fmt::Debug for Str {
 impl fmt::Display for Str {
     fn fmt(&self, f: &mut fmt::Formatter) -> fmt::Result {
         f.write_str(self)
-    }
-}
-
-impl Serialize for Str {
-    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.serialize_str(self)
     }
 }
 
