@@ -215,14 +215,8 @@ fn stream_records_within(
         // One UTF-8 check of the whole document instead of one per string (the same events;
         // a document that is not UTF-8 gets serde_json's error for its first bad string).
         match std::str::from_utf8(&head) {
-            Ok(text) => {
-                let mut de = serde_json::Deserializer::from_str(text);
-                seed.deserialize(&mut de).and_then(|_| de.end())
-            }
-            Err(_) => {
-                let mut de = serde_json::Deserializer::from_slice(&head);
-                seed.deserialize(&mut de).and_then(|_| de.end())
-            }
+            Ok(text) => read_document(seed, serde_json::Deserializer::from_str(text)),
+            Err(_) => read_document(seed, serde_json::Deserializer::from_slice(&head)),
         }
     } else {
         let capped = RecordCap {
@@ -230,8 +224,7 @@ fn stream_records_within(
             since_record,
             cap,
         };
-        let mut de = serde_json::Deserializer::from_reader(capped);
-        seed.deserialize(&mut de).and_then(|_| de.end())
+        read_document(seed, serde_json::Deserializer::from_reader(capped))
     };
     if let Some(e) = stopped {
         return Err(e);
@@ -240,6 +233,14 @@ fn stream_records_within(
         Some(std::io::ErrorKind::InvalidData) | None => ParseError::from(e),
         Some(_) => ParseError::Read(e.to_string()),
     })
+}
+
+/// The whole document, from whichever source, up to its end (trailing bytes are an error).
+fn read_document<'de, R: serde_json::de::Read<'de>>(
+    seed: Document,
+    mut de: serde_json::Deserializer<R>,
+) -> serde_json::Result<()> {
+    seed.deserialize(&mut de).and_then(|_| de.end())
 }
 
 /// The top-level document: only `field` is read; everything else is skipped unparsed.
