@@ -55,20 +55,42 @@ fn needs_escape(word: u64) -> bool {
     (below_space | zero_byte(quote) | zero_byte(backslash)) & HIGHS != 0
 }
 
+/// How many leading bytes need no escaping, looked at eight at a time; the last, shorter word
+/// is read overlapping the one before it, so that a clean string (most of them) is looked at
+/// byte by byte only when it is shorter than a word.
+fn clean_prefix(bytes: &[u8]) -> usize {
+    let mut words = bytes.chunks_exact(8);
+    let mut clean = 0;
+    for word in &mut words {
+        if needs_escape(u64::from_le_bytes(word.try_into().expect("8 bytes"))) {
+            return clean;
+        }
+        clean += 8;
+    }
+    let rest = words.remainder();
+    if rest.is_empty() {
+        return clean;
+    }
+    let clean_tail = match bytes.len().checked_sub(8) {
+        Some(start) => !needs_escape(u64::from_le_bytes(
+            bytes[start..].try_into().expect("8 bytes"),
+        )),
+        // Shorter than a word: byte by byte (a padded copy read back whole made the CPU wait).
+        None => rest.iter().all(|&b| b >= 0x20 && b != b'"' && b != b'\\'),
+    };
+    match clean_tail {
+        true => bytes.len(),
+        false => clean,
+    }
+}
+
 /// A JSON string, escaped as serde_json does: `"`, `\`, the short forms of \b \t \n \f \r,
 /// other control characters as `\u00xx`; everything else (non-ASCII included) as it is.
 pub fn write_str(out: &mut Vec<u8>, s: &str) {
     let bytes = s.as_bytes();
     out.reserve(bytes.len() + 2);
     out.push(b'"');
-    let mut clean = 0;
-    let mut words = bytes.chunks_exact(8);
-    for word in &mut words {
-        if needs_escape(u64::from_le_bytes(word.try_into().expect("8 bytes"))) {
-            break;
-        }
-        clean += 8;
-    }
+    let clean = clean_prefix(bytes);
     out.extend_from_slice(&bytes[..clean]);
     let mut start = clean;
     for (i, &b) in bytes.iter().enumerate().skip(clean) {
