@@ -12,6 +12,7 @@
 pub mod delivery;
 pub mod failure;
 pub mod format;
+mod niceness;
 pub mod window;
 
 use crate::aws::{classify, s3_unexpected, AwsErrorKind};
@@ -166,6 +167,7 @@ fn parse_body<R: AsyncRead + Unpin + Send + 'static>(
     handle: tokio::runtime::Handle,
     tx: mpsc::Sender<Chunk>,
 ) -> Result<(), ObjectFailure> {
+    niceness::lower_this_thread();
     let failed = Arc::new(Mutex::new(None));
     let reader = BodyReader {
         body,
