@@ -14,6 +14,7 @@ import re
 import shlex
 import shutil
 import socket
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -359,6 +360,40 @@ def gen_log_group(env, group, streams, events):
     return streams, streams * events, raw, day.strftime("%Y-%b-%d").upper(), url
 
 
+# ----------------------------------------------------------------------------- side by side
+
+def side_by_side(opts):
+    """Scenario 1 for --impl and --against at two S3 latencies, latency-bound (--s3-latency-ms,
+    40 by default: real S3's first byte) and CPU-bound (0 ms). Each run of the other
+    implementation sits between two of ours, so a drift of the machine shows in both; prints
+    each run and then the ratio of the medians, with the range of the per-round ratios."""
+    bound = 40 if opts.s3_latency_ms is None else opts.s3_latency_ms
+    for latency, what in ((bound, "latency-bound"), (0, "CPU-bound")):
+        env = Env(opts.impl, opts.workers, None, latency)
+        print(f"# scenario 1 side by side, {latency} ms on every S3 request ({what}); "
+              f"{os.cpu_count()} CPU(s)", flush=True)
+        try:
+            b = env.bucket("bench-trail")
+            o, e, raw = gen_cloudtrail(env.data, b, 200, 500)
+            args = ["--bucket", b, "--only_logs_after", "2024-MAR-15"]
+
+            def one(impl, tree, name):
+                env.impl, env.impl_tree = impl, tree
+                return env.run(env.tree(), args, f"1 cloudtrail 200 x 500, {name}", o, e, raw)
+
+            ours = [one(opts.impl, opts.impl_tree, "aws-s3")]
+            other = []
+            for _ in range(opts.rounds):
+                other.append(one(opts.against, opts.against_tree, "other"))
+                ours.append(one(opts.impl, opts.impl_tree, "aws-s3"))
+        finally:
+            env.close()
+        rounds = [t / ((a + b) / 2) for t, a, b in zip(other, ours, ours[1:])]
+        print(f"ratio {what} ({latency} ms): {statistics.median(other) / statistics.median(ours):.1f}x "
+              f"(medians: other {statistics.median(other):.2f} s, aws-s3 {statistics.median(ours):.2f} s; "
+              f"per round {min(rounds):.1f}x to {max(rounds):.1f}x)", flush=True)
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--impl", default=os.path.join(REPO, "target/release/aws-s3"),
@@ -373,7 +408,16 @@ def main():
                     help="answer each S3 request after this many ms through bench/s3_latency_proxy.rs "
                          "(0: as fast as the machine); default: s3s-fs directly, whose GETs wait "
                          "about 40 ms (two writes without TCP_NODELAY against a delayed ACK)")
+    ap.add_argument("--against", metavar="COMMAND",
+                    help="scenario 1 only, side by side with this implementation (executable or "
+                         "command line with {wazuh_root}), latency-bound and CPU-bound: prints both ratios")
+    ap.add_argument("--against-tree", help="folder copied into ROOT/wodles for --against (the Python wodle)")
+    ap.add_argument("--rounds", type=int, default=2,
+                    help="runs of --against per latency with --against, each between two of ours")
     opts = ap.parse_args()
+    if opts.against:
+        side_by_side(opts)
+        return
     chosen = set(opts.scenarios.split(","))
     env = Env(opts.impl, opts.workers, opts.impl_tree, opts.s3_latency_ms)
     latency = "s3s-fs direct (~40 ms GETs)" if opts.s3_latency_ms is None else f"{opts.s3_latency_ms} ms GETs"
