@@ -9,6 +9,7 @@
 //! of the sink waits instead of buffering: memory stays flat however large the object, and
 //! each object's messages are still sent in order.
 
+mod body;
 pub mod delivery;
 pub mod failure;
 pub mod format;
@@ -20,12 +21,11 @@ use crate::decode::{self, Compression};
 use crate::exit::{code, fail};
 use crate::message::{DiscardFilter, Origin};
 use crate::queue::Datagrams;
+use body::BodyReader;
 use failure::ObjectFailure;
 use format::{Format, ParseContext, ParseError};
-use std::io::Read;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
-use tokio::io::{AsyncRead, AsyncReadExt};
+use std::sync::atomic::AtomicU64;
+use std::sync::Arc;
 use tokio::sync::mpsc;
 
 /// Messages of one batch add up to about this many bytes.
@@ -127,9 +127,19 @@ async fn fetch_and_parse(
         }
     };
     run.window.wait_turn(ticket).await;
-    let body = resp.body.into_async_read();
-    let handle = tokio::runtime::Handle::current();
-    tokio::task::spawn_blocking(move || parse_body(&run, &object, body, handle, tx))
+    let source = body::Source {
+        s3: run.s3.clone(),
+        bucket: object.bucket.clone(),
+        key: object.key.clone(),
+        etag: resp.e_tag.clone(),
+    };
+    let reader = BodyReader::new(
+        Box::new(resp.body.into_async_read()),
+        source,
+        tokio::runtime::Handle::current(),
+        run.bytes_read.clone(),
+    );
+    tokio::task::spawn_blocking(move || parse_body(&run, &object, reader, tx))
         .await
         .unwrap_or_else(|e| {
             Err(ObjectFailure::Fatal(fail(
@@ -139,43 +149,16 @@ async fn fetch_and_parse(
         })
 }
 
-/// The S3 body as a blocking reader; a failure of the connection is remembered, so that it
-/// ends the run (exit 7) instead of passing for a bad object.
-struct BodyReader<R> {
-    body: R,
-    handle: tokio::runtime::Handle,
-    failed: Arc<Mutex<Option<String>>>,
-    bytes_read: Arc<AtomicU64>,
-}
-
-impl<R: AsyncRead + Unpin> Read for BodyReader<R> {
-    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
-        let n = self.handle.block_on(self.body.read(buf)).inspect_err(|e| {
-            if let Ok(mut f) = self.failed.lock() {
-                f.get_or_insert_with(|| e.to_string());
-            }
-        })?;
-        self.bytes_read.fetch_add(n as u64, Ordering::Relaxed);
-        Ok(n)
-    }
-}
-
-fn parse_body<R: AsyncRead + Unpin + Send + 'static>(
+fn parse_body(
     run: &RunContext,
     object: &ObjectRef,
-    body: R,
-    handle: tokio::runtime::Handle,
+    reader: BodyReader,
     tx: mpsc::Sender<Chunk>,
 ) -> Result<(), ObjectFailure> {
     niceness::lower_this_thread();
-    let failed = Arc::new(Mutex::new(None));
-    let reader = BodyReader {
-        body,
-        handle,
-        failed: failed.clone(),
-        bytes_read: run.bytes_read.clone(),
-    };
-    // A cut connection ends the run (exit 7) instead of passing for a bad object.
+    let failed = reader.failure();
+    // A body cut more often than resuming mends ends the run (exit 7) instead of passing
+    // for a bad object.
     let body_failure = || {
         let cut = failed.lock().ok().and_then(|f| f.clone())?;
         Some(ObjectFailure::Fatal(s3_unexpected(format_args!(
