@@ -46,6 +46,25 @@ fn run_through(wazuh: &Wazuh, proxy: &str, bucket: &str) -> RunResult {
     ])
 }
 
+/// Cut the body of the first `times` GETs of the object whose key contains `name`.
+fn cut_gets(name: &'static str, times: usize) -> Box<fault_proxy::Rule> {
+    Box::new(move |method, path, seen| {
+        if is_get_object(method, path) && path.contains(name) && seen < times {
+            Fault::Truncate
+        } else {
+            Fault::Pass
+        }
+    })
+}
+
+/// How many requests named the object whose key contains `name`.
+fn requests_for(proxy: &fault_proxy::FaultProxy, name: &str) -> usize {
+    let log = proxy.log.lock().unwrap();
+    log.iter()
+        .filter(|(_, path, _)| path.contains(name))
+        .count()
+}
+
 #[tokio::test]
 async fn transient_errors_are_retried_and_the_run_completes() {
     let bucket = "it-faults-transient";
@@ -77,29 +96,16 @@ async fn transient_errors_are_retried_and_the_run_completes() {
 async fn a_cut_body_stops_the_run_and_is_never_recorded() {
     let bucket = "it-faults-truncated";
     seed(bucket, 4).await;
-    let proxy = fault_proxy::start(
-        moto_url(),
-        Box::new(|method, path, _| {
-            if is_get_object(method, path) && path.contains("_f2.json.gz") {
-                Fault::Truncate
-            } else {
-                Fault::Pass
-            }
-        }),
-    );
+    let proxy = fault_proxy::start(moto_url(), cut_gets("_f2.json.gz", usize::MAX));
     let wazuh = Wazuh::new();
     let run = run_through(&wazuh, &proxy.url, bucket);
     assert_eq!(run.code, 7, "{}", run.stdout);
     assert!(run.stdout.contains("_f2.json.gz"), "{}", run.stdout);
-    let asked: Vec<String> = proxy
-        .log
-        .lock()
-        .unwrap()
-        .iter()
-        .map(|r| r.1.clone())
-        .collect();
-    let requests = asked.iter().filter(|p| p.contains("_f2.json.gz")).count();
-    assert_eq!(requests, 4, "the object, then three times the rest of it");
+    assert_eq!(
+        requests_for(&proxy, "_f2.json.gz"),
+        4,
+        "the object, then three times the rest of it"
+    );
     let rows: Vec<String> = wazuh.rows("cloudtrail").into_iter().map(|r| r.3).collect();
     assert_eq!(rows.len(), 2, "the objects before the cut one: {rows:?}");
     assert!(rows.iter().all(|k| !k.contains("_f2.")));
@@ -118,16 +124,7 @@ async fn a_cut_body_stops_the_run_and_is_never_recorded() {
 async fn a_body_cut_once_is_read_on_from_where_it_stopped() {
     let bucket = "it-faults-resumed";
     seed(bucket, 4).await;
-    let proxy = fault_proxy::start(
-        moto_url(),
-        Box::new(|method, path, seen| {
-            if is_get_object(method, path) && path.contains("_f2.json.gz") && seen == 0 {
-                Fault::Truncate
-            } else {
-                Fault::Pass
-            }
-        }),
-    );
+    let proxy = fault_proxy::start(moto_url(), cut_gets("_f2.json.gz", 1));
     let wazuh = Wazuh::new();
     let run = run_through(&wazuh, &proxy.url, bucket);
     assert_eq!(run.code, 0, "{}", run.stdout);
@@ -135,17 +132,7 @@ async fn a_body_cut_once_is_read_on_from_where_it_stopped() {
     assert_eq!(proxy.injected(), 1);
     // One request for the first half, one for the rest: had the rest been read from the
     // start again, the gzip stream would not decode and the run would stop.
-    let asked: Vec<String> = proxy
-        .log
-        .lock()
-        .unwrap()
-        .iter()
-        .map(|r| r.1.clone())
-        .collect();
-    assert_eq!(
-        asked.iter().filter(|p| p.contains("_f2.json.gz")).count(),
-        2
-    );
+    assert_eq!(requests_for(&proxy, "_f2.json.gz"), 2);
     let mut names: Vec<String> = wazuh
         .take_messages()
         .iter()
