@@ -101,11 +101,10 @@ async fn a_cut_body_stops_the_run_and_is_never_recorded() {
     let run = run_through(&wazuh, &proxy.url, bucket);
     assert_eq!(run.code, 7, "{}", run.stdout);
     assert!(run.stdout.contains("_f2.json.gz"), "{}", run.stdout);
-    assert_eq!(
-        requests_for(&proxy, "_f2.json.gz"),
-        4,
-        "the object, then three times the rest of it"
-    );
+    // Each answer brings half of what is left, until one brings nothing; three of those in
+    // a row end the run.
+    let requests = requests_for(&proxy, "_f2.json.gz");
+    assert!(requests > 4, "{requests} requests");
     let rows: Vec<String> = wazuh.rows("cloudtrail").into_iter().map(|r| r.3).collect();
     assert_eq!(rows.len(), 2, "the objects before the cut one: {rows:?}");
     assert!(rows.iter().all(|k| !k.contains("_f2.")));

@@ -7,8 +7,9 @@
 //! and then resets long downloads; either ended the run with exit 7. Instead, the rest of the
 //! object is asked for from the byte where the body stopped (`Range`), only if it is still
 //! the object that was being read (`If-Match` on the first answer's ETag), and the decoder
-//! above never sees the seam. A body cut again and again still ends the run (exit 7), and the
-//! object is not recorded.
+//! above never sees the seam. An object is read on as long as each new request brings bytes
+//! (a large one read behind a slow analysisd may be cut many times); when three requests in
+//! a row bring none, the run ends with exit 7 and the object is not recorded.
 
 use crate::aws::classify;
 use crate::debug;
@@ -17,8 +18,9 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use tokio::io::{AsyncRead, AsyncReadExt};
 
-/// Requests for the rest of one object after a cut, before the run gives up on it.
-const RESUMES: u32 = 3;
+/// Requests for the rest of an object that may bring no byte, one after another, before the
+/// run gives up on it.
+const FRUITLESS_RESUMES: u32 = 3;
 
 pub type Body = Box<dyn AsyncRead + Unpin + Send>;
 
@@ -37,7 +39,8 @@ pub struct BodyReader {
     handle: tokio::runtime::Handle,
     /// Bytes of the object read so far: where the request for the rest starts.
     offset: u64,
-    resumes: u32,
+    /// Requests for the rest since the last byte arrived.
+    fruitless: u32,
     /// Why the body could not be read to its end, once the reader gave up.
     failed: Arc<Mutex<Option<String>>>,
     bytes_read: Arc<AtomicU64>,
@@ -55,7 +58,7 @@ impl BodyReader {
             source,
             handle,
             offset: 0,
-            resumes: 0,
+            fruitless: 0,
             failed: Arc::default(),
             bytes_read,
         }
@@ -93,17 +96,20 @@ impl Read for BodyReader {
         loop {
             let cut = match self.handle.block_on(self.body.read(buf)) {
                 Ok(n) => {
+                    if n > 0 {
+                        self.fruitless = 0;
+                    }
                     self.offset += n as u64;
                     self.bytes_read.fetch_add(n as u64, Ordering::Relaxed);
                     return Ok(n);
                 }
                 Err(cut) => cut,
             };
-            if self.resumes == RESUMES {
+            if self.fruitless == FRUITLESS_RESUMES {
                 self.give_up(cut.to_string());
                 return Err(cut);
             }
-            self.resumes += 1;
+            self.fruitless += 1;
             debug!(
                 1,
                 "+++ The connection for {} stopped at byte {} ({cut}); asking S3 for the rest",
