@@ -179,6 +179,7 @@ async fn an_object_replaced_after_a_cut_is_not_spliced_onto_the_old_one() {
     let run = run_through(&wazuh, &proxy.url, bucket);
     assert_eq!(run.code, 7, "{}", run.stdout);
     assert!(run.stdout.contains(&key), "{}", run.stdout);
+    assert!(run.stdout.contains("PreconditionFailed"), "{}", run.stdout);
     let rows: Vec<String> = wazuh.rows("cloudtrail").into_iter().map(|r| r.3).collect();
     assert!(rows.iter().all(|k| !k.contains("_f2.")), "{rows:?}");
     let sent = wazuh.take_messages();
