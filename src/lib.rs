@@ -3,8 +3,9 @@
 //!
 //! An object's way: `cli` (validated arguments) -> `run` (clients, state, sink) -> a
 //! `source` (which objects) -> `pipeline` (fetch, decode, the `bucket` type's parser,
-//! reshape, filter, batches) -> `pipeline::delivery` (the sink) -> back to the source, which
-//! finishes the object (records it).
+//! reshape, filter, batches) -> `pipeline::delivery` -> `sink` (paced to the consumer,
+//! confirmed on a manager) -> back to the source, which finishes the object (records it) once
+//! the sink confirmed it.
 
 pub mod aws;
 pub mod bucket;
@@ -20,6 +21,7 @@ pub mod regions;
 pub mod run;
 pub mod run_lock;
 pub mod service;
+pub mod sink;
 pub mod source;
 pub mod state;
 pub mod subscriber;

@@ -48,8 +48,29 @@ pub fn redact(line: &str) -> String {
     out
 }
 
+/// `text` with every control character but tab written as an escape (`\n`, `\r`, `\x1b`):
+/// wazuh-modulesd splits what we print at newlines and acts on `ERROR:` lines, so a key or a
+/// message body must never start a line of its own.
+pub fn escape(text: &str) -> std::borrow::Cow<'_, str> {
+    let is_control =
+        |c: char| (c.is_control() && c != '\t') || matches!(c, '\u{2028}' | '\u{2029}');
+    if !text.chars().any(is_control) {
+        return std::borrow::Cow::Borrowed(text);
+    }
+    let mut out = String::with_capacity(text.len() + 8);
+    for c in text.chars() {
+        match c {
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            c if is_control(c) => out.push_str(&format!("\\u{{{:x}}}", c as u32)),
+            c => out.push(c),
+        }
+    }
+    std::borrow::Cow::Owned(out)
+}
+
 fn emit(prefix: &str, msg: &str) {
-    let line = redact(msg);
+    let line = redact(&escape(msg));
     let stdout = std::io::stdout();
     let mut lock = stdout.lock();
     // A closed stdout must not turn into a panic in the middle of a run.
@@ -93,6 +114,16 @@ macro_rules! debug {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn control_characters_never_start_a_line() {
+        assert_eq!(escape("plain\ttext"), "plain\ttext");
+        assert_eq!(
+            escape("AWSLogs/x\nERROR: forged\r\u{1b}[2J"),
+            "AWSLogs/x\\nERROR: forged\\r\\u{1b}[2J"
+        );
+        assert!(!escape("a\u{2028}b\u{85}c").contains(['\u{2028}', '\u{85}']));
+    }
 
     #[test]
     fn registered_secrets_are_masked() {

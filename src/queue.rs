@@ -58,13 +58,26 @@ impl Queue {
     pub fn send(&mut self, json: &str) -> Result<bool> {
         let mut one = Datagrams::default();
         one.push_text(json);
-        Ok(self.send_all(&one)? == 1)
+        let all: Vec<&[u8]> = one.iter().collect();
+        Ok(self.send_all(&all)? == 1)
     }
 
-    /// Send every datagram of the batch, in order. Returns how many were sent (the others
-    /// were too large for the socket and skipped).
-    pub fn send_all(&mut self, datagrams: &Datagrams) -> Result<u64> {
-        let all: Vec<&[u8]> = datagrams.iter().collect();
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Bytes we sent that the reader has not taken yet (Linux `SIOCOUTQ`: a datagram stays
+    /// charged to its sender until it is received).
+    pub fn unread_bytes(&self) -> std::io::Result<usize> {
+        let Some(socket) = &self.socket else {
+            return Ok(0);
+        };
+        unread_bytes(socket)
+    }
+
+    /// Send the datagrams, in order. Returns how many were sent (the others were too large
+    /// for the socket and skipped).
+    pub fn send_all(&mut self, all: &[&[u8]]) -> Result<u64> {
         for _ in all.iter().filter(|d| d.len() > MAX_EVENT_SIZE) {
             debug!(
                 1,
@@ -200,6 +213,23 @@ fn send_many(socket: &UnixDatagram, datagrams: &[&[u8]]) -> std::io::Result<usiz
     Ok(n as usize)
 }
 
+#[cfg(target_os = "linux")]
+fn unread_bytes(socket: &UnixDatagram) -> std::io::Result<usize> {
+    use std::os::fd::AsRawFd;
+    let mut n: libc::c_int = 0;
+    // SAFETY: SIOCOUTQ writes one int through the pointer, which points at `n`.
+    let r = unsafe { libc::ioctl(socket.as_raw_fd(), libc::TIOCOUTQ, &mut n) };
+    if r < 0 {
+        return Err(std::io::Error::last_os_error());
+    }
+    Ok(n.max(0) as usize)
+}
+
+#[cfg(not(target_os = "linux"))]
+fn unread_bytes(_socket: &UnixDatagram) -> std::io::Result<usize> {
+    Err(std::io::Error::other("SIOCOUTQ is Linux only"))
+}
+
 #[cfg(not(target_os = "linux"))]
 fn send_many(socket: &UnixDatagram, datagrams: &[&[u8]]) -> std::io::Result<usize> {
     socket.send(datagrams[0]).map(|_| 1)
@@ -288,11 +318,11 @@ impl Output {
 
     /// Send the datagrams in order. Returns how many were sent (the others were too large
     /// for the socket and skipped).
-    pub fn send_all(&mut self, datagrams: &Datagrams) -> Result<u64> {
+    pub fn send_all(&mut self, datagrams: &[&[u8]]) -> Result<u64> {
         match self {
             Output::Socket(q) => q.send_all(datagrams),
             Output::Lines(w) => {
-                for d in datagrams.iter() {
+                for d in datagrams {
                     w.write_all(d)
                         .and_then(|()| w.write_all(b"\n"))
                         .map_err(output_error)?;
@@ -300,6 +330,30 @@ impl Output {
                 Ok(datagrams.len() as u64)
             }
         }
+    }
+
+    /// Wait until the reader has taken every datagram we sent; the time waited is added to
+    /// `waited`. A file is drained once flushed.
+    pub async fn drained(&mut self, waited: &mut Duration) -> std::result::Result<(), String> {
+        let Output::Socket(q) = self else {
+            return Ok(());
+        };
+        let started = std::time::Instant::now();
+        let mut pause = Duration::from_micros(50);
+        loop {
+            match q.unread_bytes() {
+                Ok(0) => break,
+                Ok(_) => {
+                    tokio::time::sleep(pause).await;
+                    pause = (pause * 2).min(Duration::from_millis(5));
+                }
+                Err(e) => return Err(format!("cannot read the queue socket's unread bytes: {e}")),
+            }
+        }
+        // The reader counts a drop just after it took the datagram: leave it that moment.
+        tokio::time::sleep(Duration::from_micros(200)).await;
+        *waited += started.elapsed();
+        Ok(())
     }
 
     pub fn flush(&mut self) -> Result<()> {
@@ -340,7 +394,8 @@ mod tests {
         let mut batch = Datagrams::default();
         batch.push_value(&crate::json!({"a": 1}));
         batch.push_text(r#"{"b":2}"#);
-        assert_eq!(out.send_all(&batch).unwrap(), 2);
+        let all: Vec<&[u8]> = batch.iter().collect();
+        assert_eq!(out.send_all(&all).unwrap(), 2);
         out.flush().unwrap();
         assert_eq!(
             std::fs::read_to_string(&path).unwrap(),
@@ -375,7 +430,8 @@ mod tests {
         batch.push_text(&format!("\"{}\"", "x".repeat(8 * 1024 * 1024)));
         batch.push_value(&crate::json!({"n": 2}));
         assert_eq!(batch.len(), 3);
-        assert_eq!(q.send_all(&batch).unwrap(), 2);
+        let all: Vec<&[u8]> = batch.iter().collect();
+        assert_eq!(q.send_all(&all).unwrap(), 2);
         let mut buf = vec![0u8; 1024];
         let n = reader.recv(&mut buf).unwrap();
         assert_eq!(&buf[..n], br#"1:Wazuh-AWS:{"n":1}"#);
@@ -401,7 +457,8 @@ mod tests {
                 })
                 .collect::<Vec<_>>()
         });
-        assert_eq!(q.send_all(&batch).unwrap(), total as u64);
+        let all: Vec<&[u8]> = batch.iter().collect();
+        assert_eq!(q.send_all(&all).unwrap(), total as u64);
         let got = receiving.join().unwrap();
         let want: Vec<String> = (0..total)
             .map(|n| format!("1:Wazuh-AWS:{{\"n\":{n}}}"))

@@ -6,12 +6,13 @@ use crate::bucket::{self, guardduty::GuardDuty, Bucket, Layout, ParseContext, Ty
 use crate::cli::Args;
 use crate::exit::{code, fail};
 use crate::message::DiscardFilter;
-use crate::pipeline::delivery::Sink;
 use crate::pipeline::window::ParseWindow;
 use crate::pipeline::RunContext;
 use crate::queue::{Output, Queue};
 use crate::service::db::ServicesDb;
 use crate::service::{Service, ServiceOptions};
+use crate::sink::consumer::Consumer;
+use crate::sink::Sink;
 use crate::source::listing::discovery::aws_logs_has_folders;
 use crate::source::listing::geometry::Geometry;
 use crate::source::listing::marker::MarkerOptions;
@@ -54,10 +55,10 @@ async fn service_run(args: &Args, service: Service) -> Result<()> {
         true => ServicesDb::open_dry(&path),
         false => ServicesDb::open(&path, &version),
     };
-    let mut sink = Sink::new(open_output(args, &install)?);
+    let mut sink = open_sink(args, &install)?;
     let started = std::time::Instant::now();
     let result = crate::service::run(service, &regions, &clients, &opts, open_db, &mut sink).await;
-    let result = result.and(sink.output.flush());
+    let result = result.and(sink.finish().await);
     sink.summary.report(started.elapsed().as_secs_f64());
     result
 }
@@ -65,11 +66,10 @@ async fn service_run(args: &Args, service: Service) -> Result<()> {
 async fn subscriber_run(args: &Args, subscriber: Subscriber) -> Result<()> {
     let install = Installation::locate(args.wazuh_root.clone());
     let clients = aws::build_clients(&aws_options(args)).await?;
-    let output = open_output(args, &install)?;
+    let sink = open_sink(args, &install)?;
     let name = args.queue.as_deref().expect("the queue was validated");
     let queue = SqsQueue::open(clients.sqs(), name).await?;
     let discard = regex_discard_filter(args)?.map(Arc::new);
-    let sink = Sink::new(output);
     let source = NotificationSource {
         opts: NotificationOptions {
             shapes: subscriber.shapes(),
@@ -113,7 +113,7 @@ async fn bucket_run(args: &Args) -> Result<()> {
         None => None,
     };
     let (_lock, state) = open_state(args, &install, &version, bucket_type.info(), &bucket_name)?;
-    let output = open_output(args, &install)?;
+    let sink = open_sink(args, &install)?;
     if bucket_type.info().name == bucket::guardduty::NATIVE.name {
         let lister = S3Lister {
             s3: clients.s3.clone(),
@@ -126,7 +126,6 @@ async fn bucket_run(args: &Args) -> Result<()> {
         Layout::Prefix => Some(clients.caller_account().await?),
         Layout::AwsLogs { .. } | Layout::ServiceFolders { .. } => None,
     };
-    let sink = Sink::new(output);
     let bytes_read = sink.summary.bytes_read.clone();
     let source = ListingSource {
         opts: listing_options(args, bucket_name, bucket_type.as_ref(), caller_account),
@@ -146,6 +145,7 @@ async fn bucket_run(args: &Args) -> Result<()> {
         state,
         sink,
         progress: Default::default(),
+        unconfirmed: Default::default(),
     };
     let started = std::time::Instant::now();
     let (summary, result) = source.run().await;
@@ -172,17 +172,24 @@ fn open_state(
     Ok((Some(lock), state))
 }
 
-/// The Wazuh queue socket, or the `--output` file.
-fn open_output(args: &Args, install: &Installation) -> Result<Output> {
-    match &args.output {
-        Some(path) => Output::to_path(path),
-        None => Ok(Output::Socket(Queue::new(
-            &args
+/// The Wazuh queue socket, paced to what reads it, or the `--output` file.
+fn open_sink(args: &Args, install: &Installation) -> Result<Sink> {
+    let (output, consumer) = match &args.output {
+        Some(path) => (
+            Output::to_path(path)?,
+            Consumer::Unobserved("--output writes to a file".into()),
+        ),
+        None => {
+            let path = args
                 .queue_socket
                 .clone()
-                .unwrap_or_else(|| install.queue_socket()),
-        ))),
-    }
+                .unwrap_or_else(|| install.queue_socket());
+            let consumer = Consumer::detect(install, &path);
+            (Output::Socket(Queue::new(&path)), consumer)
+        }
+    };
+    crate::debug!(1, "+++ {}", consumer.describe(args.max_eps));
+    Ok(Sink::paced(output, consumer, args.max_eps))
 }
 
 fn aws_options(args: &Args) -> AwsOptions {

@@ -24,6 +24,14 @@ pub struct Summary {
     pub messages_left: u64,
     /// Bytes downloaded by every job of the run.
     pub bytes_read: Arc<AtomicU64>,
+    /// What Wazuh said about the events (a manager's analysisd; see `sink`).
+    pub events_confirmed: u64,
+    pub events_resent: u64,
+    pub drops_seen: u64,
+    pub events_lost: u64,
+    pub checkpoints: u64,
+    /// Time spent waiting for Wazuh to take events in (pacing, checkpoints).
+    pub waited_on_wazuh: Duration,
 }
 
 impl Summary {
@@ -39,10 +47,18 @@ impl Summary {
                 self.messages_deleted, self.messages_left
             ),
         };
+        let wazuh = match self.checkpoints {
+            0 => String::new(),
+            n => format!(
+                ", {} confirmed by {n} checkpoints, {} sent again, {} AWS drops seen, {} lost",
+                self.events_confirmed, self.events_resent, self.drops_seen, self.events_lost
+            ),
+        };
         messages
             + &format!(
             "Run summary: {} objects listed, {} skipped as processed, {} processed, {} failed, \
-             {} events sent, {} events discarded, {:.1} MB read, {seconds:.2} s",
+             {} events sent{wazuh}, {} events discarded, {:.1} MB read, {:.2} s waiting on \
+             Wazuh, {seconds:.2} s",
             self.objects_listed,
             self.objects_skipped,
             self.objects_processed,
@@ -50,6 +66,7 @@ impl Summary {
             self.events_sent,
             self.events_discarded,
             self.megabytes(),
+            self.waited_on_wazuh.as_secs_f64(),
         )
     }
 

@@ -223,6 +223,14 @@ pub struct Args {
     #[arg(long = "workers", value_name = "N", value_parser = clap::value_parser!(u16).range(1..=256), help_heading = "Behaviour")]
     pub workers: Option<u16>,
 
+    /// Send at most N events a second, whatever the consumer takes (for a manager or agent
+    /// that other senders keep busy, or where nothing can be observed). Without it a run is
+    /// paced to what Wazuh tells: on a manager, analysisd's event queue is kept under half
+    /// full and objects are recorded only once no AWS event was dropped; on a 4.x agent,
+    /// 75% of its client buffer's events_per_second and half its queue_size ahead.
+    #[arg(long = "max_eps", value_name = "N", value_parser = clap::value_parser!(u32).range(1..), help_heading = "Behaviour")]
+    pub max_eps: Option<u32>,
+
     /// Debug level 0 to 3: 1 progress, 2 markers and objects, 3 every message sent.
     #[arg(
         short = 'd',

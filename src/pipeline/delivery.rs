@@ -1,16 +1,16 @@
 //! The end of an object's way: its batches are sent to the sink, held until the object was
 //! read whole (the reference's all-or-nothing) unless they grow past [`HOLD_BYTES`], and a
 //! failed object is turned into its `error_msg` (with `--skip_on_error`) or into the error
-//! that ends the run. What "finished" means afterwards (a state row, an SQS delete) is the
-//! source's business.
+//! that ends the run. A finished object gets the sink's ticket; what "finished" means once the
+//! sink confirmed it (a state row, an SQS delete) is the source's business.
 
 use super::failure::Action;
 use super::{Chunk, Job, ObjectRef, RunContext};
 use crate::debug;
 use crate::exit::{code, fail};
 use crate::message;
-use crate::queue::{Datagrams, Output, HEADER};
-use crate::summary::Summary;
+use crate::queue::Datagrams;
+use crate::sink::{Sink, Ticket};
 use anyhow::Result;
 use tokio::sync::mpsc;
 
@@ -20,36 +20,14 @@ const HOLD_BYTES: usize = 8 * 1024 * 1024;
 /// How an object's delivery ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Delivered {
-    /// Its events, or its `error_msg`, were accepted: the source may finish it.
-    Finished,
+    /// Its events, or its `error_msg`, were sent: the source may finish it once the sink
+    /// confirmed the ticket.
+    Finished(Ticket),
     /// It could not be read this time and is left for later (subscribers only).
     Left,
 }
 
-/// Where messages go, and the run's totals.
-pub struct Sink {
-    pub output: Output,
-    pub summary: Summary,
-}
-
 impl Sink {
-    pub fn new(output: Output) -> Self {
-        Sink {
-            output,
-            summary: Summary::default(),
-        }
-    }
-
-    pub fn send(&mut self, datagrams: &Datagrams) -> Result<()> {
-        if crate::log::enabled(3) {
-            for d in datagrams.iter_str() {
-                debug!(3, "{}", d.strip_prefix(HEADER).unwrap_or(d));
-            }
-        }
-        self.summary.events_sent += self.output.send_all(datagrams)?;
-        Ok(())
-    }
-
     /// Send what an object yields. `Ok` says whether the object is finished (its events, or
     /// its `error_msg`, were accepted) or left for later; an error ends the run.
     pub async fn deliver(
@@ -61,7 +39,7 @@ impl Sink {
     ) -> Result<Delivered> {
         let (outcome, streamed) = self.receive(&object.key, job.rx).await?;
         let Err(failure) = outcome else {
-            return Ok(Delivered::Finished);
+            return Ok(Delivered::Finished(self.seal()));
         };
         let action = failure.action(&object.key, run.format.failure_rules(), skip_on_error);
         if streamed {
@@ -87,8 +65,8 @@ impl Sink {
                 let msg = message::error_envelope(&origin, &error_msg);
                 let mut one = Datagrams::default();
                 one.push_value(&msg);
-                self.send(&one)?;
-                Ok(Delivered::Finished)
+                self.send(one).await?;
+                Ok(Delivered::Finished(self.seal()))
             }
         }
     }
@@ -111,7 +89,7 @@ impl Sink {
                 }) => {
                     self.summary.events_discarded += discarded;
                     if streaming {
-                        self.send(&datagrams)?;
+                        self.send(datagrams).await?;
                         continue;
                     }
                     held_bytes += datagrams.bytes();
@@ -119,14 +97,14 @@ impl Sink {
                     if held_bytes > HOLD_BYTES {
                         streaming = true;
                         for batch in std::mem::take(&mut held) {
-                            self.send(&batch)?;
+                            self.send(batch).await?;
                         }
                     }
                 }
                 Some(Chunk::Done(result)) => {
                     if result.is_ok() {
-                        for batch in &held {
-                            self.send(batch)?;
+                        for batch in held {
+                            self.send(batch).await?;
                         }
                     }
                     return Ok((result, streaming));

@@ -10,8 +10,8 @@ use crate::aws::{classify, AwsError, AwsErrorKind};
 use crate::debug;
 use crate::exit::{code, fail};
 use crate::json::Value;
-use crate::pipeline::delivery::Sink;
 use crate::queue::Datagrams;
+use crate::sink::Sink;
 use anyhow::Result;
 use aws_sdk_cloudwatchlogs::Client;
 use std::collections::{HashSet, VecDeque};
@@ -118,11 +118,12 @@ impl CloudWatchRegion<'_> {
         let stream = stream.as_str();
         let mut batch = Datagrams::default();
         while let Some(page) = rx.recv().await {
-            self.take(page?, &mut seen, &mut batch)?;
+            self.take(page?, &mut seen, &mut batch).await?;
         }
         let (before, main) = seen;
-        self.sink.send(&batch)?;
-        self.sink.output.flush()?;
+        self.sink.send(batch).await?;
+        // The position moves only past events Wazuh kept.
+        self.sink.confirm_all().await?;
         let row = position::merge(stored.as_ref(), before.as_ref(), &main);
         debug!(
             2,
@@ -152,7 +153,7 @@ impl CloudWatchRegion<'_> {
 
     /// A page of a stream: its events go to the batch (sent as it fills), their times to
     /// what the read saw.
-    fn take(
+    async fn take(
         &mut self,
         page: Page,
         seen: &mut (Option<Seen>, Seen),
@@ -173,7 +174,7 @@ impl CloudWatchRegion<'_> {
                     batch.push_text(&message);
                     seen.event(timestamp);
                     if batch.bytes() >= BATCH_BYTES {
-                        self.sink.send(&std::mem::take(batch))?;
+                        self.sink.send(std::mem::take(batch)).await?;
                     }
                 }
             }

@@ -10,8 +10,8 @@ use crate::debug;
 use crate::exit::{code, fail};
 use crate::json::{Map, Value};
 use crate::message;
-use crate::pipeline::delivery::Sink;
 use crate::queue::Datagrams;
+use crate::sink::Sink;
 use anyhow::Result;
 use aws_sdk_inspector2::types::{DateFilter, FilterCriteria};
 use aws_smithy_runtime_api::client::interceptors::context::AfterDeserializationInterceptorContextRef;
@@ -97,6 +97,8 @@ impl InspectorRegion<'_> {
             1,
             "+++ [InspectorV2] {sent} events collected and processed in {}", self.region
         );
+        // The scan date moves only past findings Wazuh kept.
+        self.sink.confirm_all().await?;
         if !self.opts.dry_run {
             let scan = now.format("%Y-%m-%d %H:%M:%S%.6f").to_string();
             self.db
@@ -139,7 +141,7 @@ impl InspectorRegion<'_> {
                         )
                     })
                 })?;
-            sent += self.send_page(&raw.take())?;
+            sent += self.send_page(&raw.take()).await?;
             match out.next_token() {
                 Some(t) if !t.is_empty() => token = Some(t.to_string()),
                 _ => return Ok(sent),
@@ -147,7 +149,7 @@ impl InspectorRegion<'_> {
         }
     }
 
-    fn send_page(&mut self, body: &[u8]) -> Result<u64> {
+    async fn send_page(&mut self, body: &[u8]) -> Result<u64> {
         let page: Value = serde_json::from_slice(body).map_err(|e| {
             fail(
                 code::UNKNOWN,
@@ -178,7 +180,7 @@ impl InspectorRegion<'_> {
             batch.push_value(&to_message(finding));
             sent += 1;
         }
-        self.sink.send(&batch)?;
+        self.sink.send(batch).await?;
         Ok(sent)
     }
 }

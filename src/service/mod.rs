@@ -11,7 +11,7 @@ use crate::cli::Args;
 use crate::debug;
 use crate::exit::{code, Failure};
 use crate::message::DiscardFilter;
-use crate::pipeline::delivery::Sink;
+use crate::sink::Sink;
 use anyhow::Result;
 use chrono::NaiveDate;
 use db::ServicesDb;

@@ -3,6 +3,8 @@
 //! real `aws-s3` binary.
 #![allow(dead_code)]
 
+pub mod agentd;
+pub mod analysisd;
 pub mod fault_proxy;
 
 use aws_sdk_s3::primitives::ByteStream;
@@ -198,6 +200,19 @@ impl Wazuh {
         Self::build(false)
     }
 
+    /// A 4.x manager whose queue is read by the analysisd stand-in; what it decodes is what
+    /// [`Wazuh::take_messages`] returns.
+    pub fn with_analysisd(config: analysisd::Config) -> (Wazuh, analysisd::Analysisd) {
+        let wazuh = Self::build(false);
+        wazuh.set_kind("server", "v4.14.7");
+        let analysisd = analysisd::Analysisd::start_into(
+            &wazuh.root().join("queue/sockets"),
+            config,
+            wazuh.received.clone(),
+        );
+        (wazuh, analysisd)
+    }
+
     fn build(with_queue: bool) -> Wazuh {
         let dir = tempfile::tempdir().unwrap();
         let root = dir.path().join("root");
@@ -254,6 +269,19 @@ impl Wazuh {
         self.dir.path().join("root")
     }
 
+    /// `wazuh-control info` says this installation is of `kind` ("server", "agent") and
+    /// `version`.
+    pub fn set_kind(&self, kind: &str, version: &str) {
+        std::fs::write(
+            self.root().join("bin/wazuh-control"),
+            format!(
+                "#!/bin/sh\necho 'WAZUH_VERSION=\"{version}\"'\necho 'WAZUH_REVISION=\"rc1\"'\n\
+                 echo 'WAZUH_TYPE=\"{kind}\"'\n"
+            ),
+        )
+        .unwrap();
+    }
+
     pub fn db_path(&self) -> PathBuf {
         self.root().join("wodles/aws/s3_cloudtrail.db")
     }
@@ -290,6 +318,12 @@ impl Wazuh {
     /// Datagrams received so far (without waiting or clearing).
     pub fn received_count(&self) -> usize {
         self.received.lock().unwrap().len()
+    }
+
+    /// Every datagram received so far, as it came; then cleared.
+    pub fn take_raw(&self) -> Vec<Vec<u8>> {
+        std::thread::sleep(Duration::from_millis(300));
+        std::mem::take(&mut *self.received.lock().unwrap())
     }
 
     /// Every datagram received so far, checked for the header, as JSON; then cleared.

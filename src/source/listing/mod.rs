@@ -2,10 +2,11 @@
 //! regions, flow logs), chooses each one's start marker ([`marker`]), pages through it
 //! ([`paginator`]), hands new objects to the pipeline and records them in listing order.
 //!
-//! Progress is durable: an object's row is committed right after its last event was accepted
-//! by the queue, and never before, so a failure or a kill re-sends at most the objects in
-//! flight and never skips one; the marker (the greatest recorded key) never passes an object
-//! still in flight.
+//! Progress is durable: an object's row is committed once the sink confirmed its events (at
+//! once where nothing can be observed; on a manager after the next checkpoint), and never
+//! before, so a failure or a kill re-sends at most the objects in flight or unconfirmed and
+//! never skips one; rows are committed in listing order, so the marker (the greatest recorded
+//! key) never passes an object still in flight.
 
 pub mod discovery;
 pub mod geometry;
@@ -15,8 +16,9 @@ pub mod paginator;
 use crate::aws::{classify, AwsError, Clients};
 use crate::bucket::{Bucket, Layout, Listed};
 use crate::debug;
-use crate::pipeline::delivery::{Delivered, Sink};
+use crate::pipeline::delivery::Delivered;
 use crate::pipeline::{self, Job, ObjectRef, RunContext};
+use crate::sink::{Sink, Ticket};
 use crate::state::{Retention, State, TableKind};
 use crate::summary::{Progress, Summary};
 use anyhow::Result;
@@ -52,6 +54,8 @@ pub struct ListingSource<'a> {
     pub state: State,
     pub sink: Sink,
     pub progress: Progress,
+    /// Objects delivered, waiting for the sink to confirm them, in listing order.
+    pub unconfirmed: VecDeque<(Ticket, Arc<Listing>, Listed)>,
 }
 
 type PageResult = std::result::Result<paginator::Page, AwsError>;
@@ -71,10 +75,12 @@ impl ListingSource<'_> {
     /// Read the bucket. The totals come back on failure too.
     pub async fn run(mut self) -> (Summary, Result<()>) {
         let result = self.read_all().await;
+        // Objects delivered before a failure are finished all the same, once confirmed.
+        let finished = self.finish_confirmed(true).await;
+        let flushed = self.sink.finish().await;
         self.progress.finish();
-        let flushed = self.sink.output.flush();
         self.state.close();
-        (self.sink.summary, result.and(flushed))
+        (self.sink.summary, result.and(finished).and(flushed))
     }
 
     async fn read_all(&mut self) -> Result<()> {
@@ -114,7 +120,8 @@ impl ListingSource<'_> {
             let marker = self.start_after(&listing)?;
             planned.push((listing, marker));
         }
-        let mut ahead: VecDeque<(Listing, String, mpsc::Receiver<PageResult>)> = VecDeque::new();
+        let mut ahead: VecDeque<(Arc<Listing>, String, mpsc::Receiver<PageResult>)> =
+            VecDeque::new();
         let mut planned = planned.into_iter();
         loop {
             while ahead.len() < self.opts.workers.max(1) {
@@ -122,7 +129,7 @@ impl ListingSource<'_> {
                     break;
                 };
                 let pages = self.list_ahead(&listing, &marker);
-                ahead.push_back((listing, marker, pages));
+                ahead.push_back((Arc::new(listing), marker, pages));
             }
             let Some((listing, marker, pages)) = ahead.pop_front() else {
                 break;
@@ -200,7 +207,7 @@ impl ListingSource<'_> {
 
     async fn read_listing(
         &mut self,
-        listing: &Listing,
+        listing: &Arc<Listing>,
         start_after: &str,
         mut pages: mpsc::Receiver<PageResult>,
     ) -> Result<()> {
@@ -229,7 +236,7 @@ impl ListingSource<'_> {
                 // Objects are recorded in listing order: the window waits for the oldest.
                 while in_flight.len() >= self.opts.workers.max(1) {
                     let (done, rx) = in_flight.pop_front().expect("non-empty");
-                    self.finish_object(listing, &done, rx).await?;
+                    self.finish_object(listing, done, rx).await?;
                 }
                 let rx = pipeline::start(self.run.clone(), self.object_ref(listing, &object.key));
                 in_flight.push_back((object, rx));
@@ -240,7 +247,7 @@ impl ListingSource<'_> {
             }
         }
         while let Some((done, rx)) = in_flight.pop_front() {
-            self.finish_object(listing, &done, rx).await?;
+            self.finish_object(listing, done, rx).await?;
         }
         Ok(())
     }
@@ -258,17 +265,49 @@ impl ListingSource<'_> {
         }
     }
 
-    /// Send an object's messages, then delete (`--remove`) and record it.
-    async fn finish_object(&mut self, listing: &Listing, object: &Listed, job: Job) -> Result<()> {
-        let key = object.key.as_str();
-        let target = self.object_ref(listing, key);
+    /// Send an object's messages; it is deleted (`--remove`) and recorded once confirmed.
+    async fn finish_object(
+        &mut self,
+        listing: &Arc<Listing>,
+        object: Listed,
+        job: Job,
+    ) -> Result<()> {
+        let target = self.object_ref(listing, &object.key);
         let delivered = self
             .sink
             .deliver(&target, &self.run, self.opts.skip_on_error, job)
             .await?;
-        if delivered == Delivered::Left {
+        let Delivered::Finished(ticket) = delivered else {
             return Ok(()); // not recorded: read again next run
+        };
+        self.unconfirmed
+            .push_back((ticket, listing.clone(), object));
+        self.finish_confirmed(false).await
+    }
+
+    /// Delete and record, in listing order, the objects the sink confirmed (`all`: after
+    /// confirming everything sent).
+    async fn finish_confirmed(&mut self, all: bool) -> Result<()> {
+        if self.unconfirmed.is_empty() {
+            return Ok(());
         }
+        let confirmed = match all {
+            true => self.sink.confirm_all().await?,
+            false => self.sink.confirmed().await?,
+        };
+        while self
+            .unconfirmed
+            .front()
+            .is_some_and(|(ticket, ..)| *ticket <= confirmed)
+        {
+            let (_, listing, object) = self.unconfirmed.pop_front().expect("checked above");
+            self.finish(&listing, &object).await?;
+        }
+        Ok(())
+    }
+
+    async fn finish(&mut self, listing: &Listing, object: &Listed) -> Result<()> {
+        let key = object.key.as_str();
         if self.opts.remove {
             debug!(2, "+++ Remove file from S3 Bucket:{key}");
             self.clients

@@ -1,8 +1,8 @@
 //! The notification source: a subscriber run. Messages are received (one batch ahead) until a
 //! receive comes back empty; the objects each one names go through the object pipeline, up to
 //! `--workers` at once across messages, and are delivered in the order received. A message is
-//! deleted once every object it names was finished (its events accepted by the Wazuh queue,
-//! or its `error_msg` sent); a message that names nothing readable, or whose object must be
+//! deleted once every object it names was finished (its events, or its `error_msg`, sent and
+//! confirmed by the sink); a message that names nothing readable, or whose object must be
 //! read again later, stays in the queue for its redrive policy. Several collectors can share
 //! one queue: SQS hands each message to one of them, and the leases keep a message in
 //! progress from reappearing for another.
@@ -12,8 +12,9 @@ pub mod queue;
 
 use crate::debug;
 use crate::exit::{code, fail};
-use crate::pipeline::delivery::{Delivered, Sink};
+use crate::pipeline::delivery::Delivered;
 use crate::pipeline::{self, Job, ObjectRef, RunContext};
+use crate::sink::{Sink, Ticket};
 use crate::summary::Summary;
 use anyhow::Result;
 use bodies::{BodyError, Shapes};
@@ -44,6 +45,8 @@ struct Open {
     handle: String,
     unfinished: usize,
     left: bool,
+    /// The sink's ticket of its last object delivered.
+    ticket: Ticket,
 }
 
 /// The run's moving parts: objects in flight in the order received, open messages, and
@@ -52,6 +55,8 @@ struct Open {
 struct Progress {
     in_flight: VecDeque<(u64, ObjectRef, Job)>,
     open: HashMap<u64, Open>,
+    /// Finished messages waiting for the sink to confirm their objects.
+    unconfirmed: VecDeque<(Ticket, String)>,
     to_delete: Vec<String>,
     leases: Leases,
     visibility: Option<Duration>,
@@ -69,12 +74,12 @@ impl NotificationSource {
             .visibility
             .map(|v| progress.leases.keep_alive(self.queue.clone(), v));
         let mut result = self.read_all(&mut progress).await;
-        // Messages finished before a failure are deleted all the same.
+        // Messages finished before a failure are deleted all the same, once confirmed.
         let deleted = self.flush_deletes(&mut progress).await;
         if let Some(task) = keep_alive {
             task.abort();
         }
-        result = result.and(deleted).and(self.sink.output.flush());
+        result = result.and(deleted).and(self.sink.finish().await);
         (self.sink.summary, result)
     }
 
@@ -133,7 +138,8 @@ impl NotificationSource {
         };
         if named.is_empty() {
             debug!(2, "+++ The message names no new object; deleting it");
-            return self.finished(progress, message.handle).await;
+            let ticket = self.sink.seal();
+            return self.finished(progress, message.handle, ticket).await;
         }
         let id = progress.next_id;
         progress.next_id += 1;
@@ -143,6 +149,7 @@ impl NotificationSource {
                 handle: message.handle,
                 unfinished: named.len(),
                 left: false,
+                ticket: 0,
             },
         );
         for n in named {
@@ -174,7 +181,10 @@ impl NotificationSource {
             return Ok(());
         };
         open.unfinished -= 1;
-        open.left |= delivered == Delivered::Left;
+        match delivered {
+            Delivered::Finished(ticket) => open.ticket = open.ticket.max(ticket),
+            Delivered::Left => open.left = true,
+        }
         if open.unfinished > 0 {
             return Ok(());
         }
@@ -184,7 +194,7 @@ impl NotificationSource {
                 self.give_up(progress, &open.handle);
                 Ok(())
             }
-            false => self.finished(progress, open.handle).await,
+            false => self.finished(progress, open.handle, open.ticket).await,
         }
     }
 
@@ -195,22 +205,37 @@ impl NotificationSource {
         self.sink.summary.messages_left += 1;
     }
 
-    /// A message to delete; deleted ten at a time (or when nothing is in flight).
-    async fn finished(&mut self, progress: &mut Progress, handle: String) -> Result<()> {
-        progress.to_delete.push(handle);
+    /// A message to delete once the sink confirmed `ticket`; deleted ten at a time (or when
+    /// nothing is in flight).
+    async fn finished(
+        &mut self,
+        progress: &mut Progress,
+        handle: String,
+        ticket: Ticket,
+    ) -> Result<()> {
+        progress.unconfirmed.push_back((ticket, handle));
+        let confirmed = self.sink.confirmed().await?;
+        progress.take_confirmed(confirmed);
         if progress.to_delete.len() >= 10 {
-            self.flush_deletes(progress).await?;
+            self.delete(progress).await?;
         }
         Ok(())
     }
 
+    /// Confirm everything sent, then delete every finished message.
     async fn flush_deletes(&mut self, progress: &mut Progress) -> Result<()> {
+        if !progress.unconfirmed.is_empty() {
+            let confirmed = self.sink.confirm_all().await?;
+            progress.take_confirmed(confirmed);
+        }
+        self.delete(progress).await
+    }
+
+    async fn delete(&mut self, progress: &mut Progress) -> Result<()> {
         let handles = std::mem::take(&mut progress.to_delete);
         if handles.is_empty() {
             return Ok(());
         }
-        // A finished message's events are in Wazuh: the socket is flushed before it goes.
-        self.sink.output.flush()?;
         if !self.opts.dry_run {
             self.queue.delete(&handles).await?;
             self.sink.summary.messages_deleted += handles.len() as u64;
@@ -219,6 +244,20 @@ impl NotificationSource {
             progress.leases.release(h);
         }
         Ok(())
+    }
+}
+
+impl Progress {
+    /// Messages whose objects the sink confirmed become deletable.
+    fn take_confirmed(&mut self, confirmed: Ticket) {
+        while self
+            .unconfirmed
+            .front()
+            .is_some_and(|(ticket, _)| *ticket <= confirmed)
+        {
+            let (_, handle) = self.unconfirmed.pop_front().expect("checked above");
+            self.to_delete.push(handle);
+        }
     }
 }
 

@@ -1,8 +1,14 @@
-//! Where the Wazuh installation is, and which version it runs.
+//! Where the Wazuh installation is, which version and kind (manager or agent) it runs, and
+//! what its daemons on the other side of the queue socket tell about themselves
+//! ([`analysisd`] on a manager, [`agentd`] on an agent).
+
+pub mod agentd;
+pub mod analysisd;
 
 use crate::exit::{code, fail};
 use std::path::{Component, Path, PathBuf};
 use std::process::Command;
+use std::sync::{Arc, OnceLock};
 
 pub const DEFAULT_ROOT: &str = "/var/ossec";
 
@@ -10,6 +16,19 @@ pub const DEFAULT_ROOT: &str = "/var/ossec";
 #[derive(Debug, Clone)]
 pub struct Installation {
     pub root: PathBuf,
+    /// What `wazuh-control info` printed (asked once: it is a shell script, and both the
+    /// state file and the consumer want it).
+    info: Arc<OnceLock<Result<String, String>>>,
+}
+
+/// What kind of installation `wazuh-control info` says this is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    /// `WAZUH_TYPE` "server" or "local": analysisd reads the queue socket.
+    Manager,
+    /// `WAZUH_TYPE` "agent": agentd reads the queue socket.
+    Agent,
+    Unknown,
 }
 
 impl Installation {
@@ -17,7 +36,7 @@ impl Installation {
     /// of the program's path (as the reference derives it from its own file), else /var/ossec.
     pub fn locate(explicit: Option<PathBuf>) -> Self {
         if let Some(root) = explicit {
-            return Installation { root };
+            return Installation::at(root);
         }
         let from_argv0 = std::env::args_os()
             .next()
@@ -27,11 +46,16 @@ impl Installation {
         let candidates = from_argv0.into_iter().chain(std::env::current_exe().ok());
         for program in candidates {
             if let Some(root) = root_above_wodles(&program) {
-                return Installation { root };
+                return Installation::at(root);
             }
         }
+        Installation::at(PathBuf::from(DEFAULT_ROOT))
+    }
+
+    pub fn at(root: PathBuf) -> Self {
         Installation {
-            root: PathBuf::from(DEFAULT_ROOT),
+            root,
+            info: Arc::default(),
         }
     }
 
@@ -63,21 +87,65 @@ impl Installation {
         self.root.join("bin").join("wazuh-control")
     }
 
+    /// The output of `wazuh-control info`, or why it could not be run.
+    fn info(&self) -> &Result<String, String> {
+        self.info.get_or_init(|| {
+            Command::new(self.control())
+                .arg("info")
+                .output()
+                .map(|o| String::from_utf8_lossy(&o.stdout).into_owned())
+                .map_err(|e| e.to_string())
+        })
+    }
+
     /// WAZUH_VERSION from `wazuh-control info`, stored in the state file's metadata.
     pub fn version(&self) -> anyhow::Result<String> {
-        let control = self.control();
-        let output = Command::new(&control).arg("info").output().map_err(|e| {
-            fail(
+        match self.info() {
+            Ok(info) => Ok(parse_version(info)),
+            Err(e) => Err(fail(
                 code::UNKNOWN,
                 format!(
                     "a problem occurred while executing {}: {e}. Is this a Wazuh installation? \
                      Set --wazuh_root or WAZUH_ROOT to the Wazuh folder.",
-                    control.display()
+                    self.control().display()
                 ),
-            )
-        })?;
-        Ok(parse_version(&String::from_utf8_lossy(&output.stdout)))
+            )),
+        }
     }
+
+    /// Manager or agent, and the major version (5 and later moved the manager out of
+    /// /var/ossec and run the AWS module on agents only).
+    pub fn kind(&self) -> (Kind, Option<u32>) {
+        let Ok(info) = self.info() else {
+            return (Kind::Unknown, None);
+        };
+        (parse_kind(info), major_version(&parse_version(info)))
+    }
+}
+
+fn info_field<'a>(info: &'a str, name: &str) -> Option<&'a str> {
+    info.lines()
+        .filter_map(|l| l.split_once('='))
+        .find(|(k, _)| k.trim() == name)
+        .map(|(_, v)| v.trim().trim_matches('"'))
+}
+
+fn parse_kind(info: &str) -> Kind {
+    match info_field(info, "WAZUH_TYPE") {
+        Some("server") | Some("local") => Kind::Manager,
+        Some("agent") => Kind::Agent,
+        _ => Kind::Unknown,
+    }
+}
+
+/// 4 of "v4.14.7".
+fn major_version(version: &str) -> Option<u32> {
+    version
+        .trim_start_matches('v')
+        .split('.')
+        .next()?
+        .parse()
+        .ok()
 }
 
 /// The reference stores "ERROR" when wazuh-control prints nothing.
@@ -134,5 +202,10 @@ mod tests {
         let info = "WAZUH_VERSION=\"v4.14.7\"\nWAZUH_REVISION=\"rc1\"\nWAZUH_TYPE=\"server\"\n";
         assert_eq!(parse_version(info), "v4.14.7");
         assert_eq!(parse_version(""), "ERROR");
+        assert_eq!(parse_kind(info), Kind::Manager);
+        assert_eq!(parse_kind("WAZUH_TYPE=\"agent\"\n"), Kind::Agent);
+        assert_eq!(parse_kind("WAZUH_VERSION=\"v4.14.7\"\n"), Kind::Unknown);
+        assert_eq!(major_version("v5.0.0"), Some(5));
+        assert_eq!(major_version("ERROR"), None);
     }
 }
