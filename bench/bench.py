@@ -362,6 +362,47 @@ def gen_log_group(env, group, streams, events):
 
 # ----------------------------------------------------------------------------- side by side
 
+def into_analysisd(opts):
+    """Scenario 7: scenario 1's 100,000 CloudTrail events into an analysisd stand-in
+    (bench/analysisd_stub.rs: 16,384 slots, decoders at N events/s, drops when full) for each
+    N of --rates, for --impl and, with --against, the other implementation. Prints events
+    lost, events decoded twice, and the time against the floor (events / N)."""
+    for rate in [int(r) for r in opts.rates.split(",")]:
+        impls = [(opts.impl, opts.impl_tree, "aws-s3")]
+        if opts.against:
+            impls.append((opts.against, opts.against_tree, "other"))
+        for impl, tree, name in impls:
+            env = Env(impl, opts.workers, tree, opts.s3_latency_ms)
+            try:
+                b = env.bucket("bench-trail")
+                o, e, raw = gen_cloudtrail(env.data, b, 200, 500)
+                root, home, argv = env.tree()
+                sockets = os.path.join(root, "queue/sockets")
+                stub = subprocess.Popen([os.path.join(HERE, ".tools", "bin", "analysisd-stub"), sockets,
+                                         "16384", str(rate)], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                        text=True)
+                if stub.stdout.readline().strip() != "ready":
+                    raise RuntimeError("analysisd stub did not start")
+                env_vars = {"PATH": os.environ.get("PATH", ""), "HOME": home, "TZ": "UTC",
+                            "LC_ALL": "C.UTF-8", "AWS_ENDPOINT_URL_S3": env.s3_url,
+                            "AWS_EC2_METADATA_DISABLED": "true", "PYTHONDONTWRITEBYTECODE": "1"}
+                started = time.perf_counter()
+                proc = subprocess.run(argv + ["--bucket", b, "--only_logs_after", "2024-MAR-15"],
+                                      env=env_vars, cwd=root, stdout=subprocess.PIPE,
+                                      stderr=subprocess.PIPE, text=True)
+                wall = time.perf_counter() - started
+                out, _ = stub.communicate("stop\n", timeout=900)
+                decoded, distinct, dropped, _ = out.split()
+                decoded, distinct, dropped = int(decoded), int(distinct), int(dropped)
+                floor = e / rate
+                print(f"7 into analysisd at {rate:>6}/s, {name:<7} exit {proc.returncode}  "
+                      f"lost {e - distinct:>6} ({(e - distinct) / e:6.1%})  twice {decoded - distinct:>5}  "
+                      f"AWS drops {dropped:>6}  wall {wall:7.2f} s  floor {floor:6.2f} s  "
+                      f"({wall / floor:5.2f}x the floor)", flush=True)
+            finally:
+                env.close()
+
+
 def side_by_side(opts):
     """Scenario 1 for --impl and --against at two S3 latencies, latency-bound (--s3-latency-ms,
     40 by default: real S3's first byte) and CPU-bound (0 ms). Each run of the other
@@ -412,9 +453,14 @@ def main():
                     help="scenario 1 only, side by side with this implementation (executable or "
                          "command line with {wazuh_root}), latency-bound and CPU-bound: prints both ratios")
     ap.add_argument("--against-tree", help="folder copied into ROOT/wodles for --against (the Python wodle)")
+    ap.add_argument("--rates", default="5000,20000",
+                    help="scenario 7: analysisd decode rates (events/s); with --against, side by side")
     ap.add_argument("--rounds", type=int, default=2,
                     help="runs of --against per latency with --against, each between two of ours")
     opts = ap.parse_args()
+    if opts.scenarios == "7":
+        into_analysisd(opts)
+        return
     if opts.against:
         side_by_side(opts)
         return

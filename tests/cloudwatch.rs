@@ -3,6 +3,7 @@
 
 mod common;
 
+use common::analysisd;
 use common::fault_proxy::{self, Fault};
 use common::*;
 use std::collections::HashMap;
@@ -195,4 +196,26 @@ async fn throttling_is_retried_and_the_run_completes() {
     assert_eq!(counts(&wazuh).len(), 4 * 20);
     let throttled = proxy.injected();
     assert!(throttled >= 3, "throttled {throttled} times");
+}
+
+/// Into a manager whose analysisd decodes slowly: every event kept, each stream's position
+/// stored once its events were confirmed.
+#[tokio::test]
+async fn into_a_slow_manager_no_event_is_lost() {
+    let group = "it-cw-slow-manager";
+    let last = seed(group, 4, 500).await;
+    let (wazuh, analysisd) = Wazuh::with_analysisd(analysisd::Config {
+        queue_size: 512,
+        decode_rate: 1000,
+    });
+    let args = args(group);
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let run = wazuh.run(&args);
+    assert_eq!(run.code, 0, "{}", run.stdout);
+    analysisd.wait_idle(Duration::from_secs(30));
+    let counts = counts(&wazuh);
+    assert_eq!(counts.len(), 4 * 500, "every event kept");
+    assert_eq!(analysisd.aws_dropped(), 0, "paced: nothing dropped");
+    let stored: Vec<i64> = rows(&wazuh).iter().map(|r| r.3).collect();
+    assert_eq!(stored, last);
 }

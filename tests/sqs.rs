@@ -5,6 +5,7 @@
 mod common;
 
 use aws_sdk_sqs::types::QueueAttributeName;
+use common::analysisd;
 use common::fault_proxy::{self, Fault};
 use common::*;
 use std::collections::HashMap;
@@ -224,4 +225,24 @@ async fn s3_faults_leave_their_messages_in_the_queue() {
     assert!(run.stdout.contains("stays in the queue"), "{}", run.stdout);
     assert_eq!(counts(&wazuh).len(), 2 * EVENTS, "the two other objects");
     assert_eq!(left(&url).await, 1, "the object S3 failed to serve");
+}
+
+/// Into a manager whose analysisd decodes slowly and has little room: every event kept, and
+/// every message deleted only once its events were confirmed (none left at the end).
+#[tokio::test]
+async fn into_a_slow_manager_nothing_is_lost_and_every_message_goes() {
+    let url = queue("it-sqs-slow-manager", 600).await;
+    seed("it-sqs-slow-manager", &url, 200).await;
+    let (wazuh, analysisd) = Wazuh::with_analysisd(analysisd::Config {
+        queue_size: 256,
+        decode_rate: 500,
+    });
+    let run = wazuh.run(&["-sb", "buckets", "-q", "it-sqs-slow-manager", "-d", "1"]);
+    assert_eq!(run.code, 0, "{}", run.stdout);
+    assert!(run.stdout.contains("Pacing: analysisd"), "{}", run.stdout);
+    analysisd.wait_idle(Duration::from_secs(30));
+    let counts = counts(&wazuh);
+    assert_eq!(counts.len(), 200 * EVENTS, "every event kept");
+    assert_eq!(analysisd.aws_dropped(), 0, "paced: nothing dropped");
+    assert_eq!(left(&url).await, 0, "every message deleted");
 }

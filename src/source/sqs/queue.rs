@@ -199,7 +199,9 @@ impl Leases {
     /// visibility timeout.
     pub fn keep_alive(&self, queue: SqsQueue, visibility: Duration) -> tokio::task::JoinHandle<()> {
         let leases = self.clone();
-        let every = (visibility / 4).max(Duration::from_secs(1));
+        // At least two checks inside the half of a lease that is left when it is due: a lease
+        // is extended at least a quarter of the timeout before it expires.
+        let every = (visibility / 4).max(Duration::from_millis(250));
         tokio::spawn(async move {
             loop {
                 tokio::time::sleep(every).await;
