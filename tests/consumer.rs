@@ -186,6 +186,19 @@ async fn max_eps_caps_a_run_where_nothing_is_observed() {
     assert!(took >= Duration::from_millis(1900), "{took:?}");
 }
 
+/// A run of `bucket` started in the background.
+fn spawn(wazuh: &Wazuh, bucket: &str, stdout: Stdio) -> std::process::Child {
+    wazuh
+        .command(
+            Path::new(env!("CARGO_BIN_EXE_aws-s3")),
+            &["-b", bucket, "-s", "2024-MAR-14", "-d", "1"],
+        )
+        .env("WAZUH_ROOT", wazuh.root())
+        .stdout(stdout)
+        .spawn()
+        .unwrap()
+}
+
 /// analysisd's statistics go away in the middle of a run: the run goes on, what was sent
 /// since the last checkpoint is sent again, nothing is lost.
 #[tokio::test]
@@ -196,15 +209,7 @@ async fn the_stats_socket_vanishing_mid_run_loses_nothing() {
         queue_size: 4096,
         decode_rate: 10_000,
     });
-    let child = wazuh
-        .command(
-            Path::new(env!("CARGO_BIN_EXE_aws-s3")),
-            &["-b", bucket, "-s", "2024-MAR-14", "-d", "1"],
-        )
-        .env("WAZUH_ROOT", wazuh.root())
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
+    let child = spawn(&wazuh, bucket, Stdio::piped());
     while analysisd.received() < 5_000 {
         std::thread::sleep(Duration::from_millis(5));
     }
@@ -228,15 +233,7 @@ async fn another_sender_filling_the_queue_makes_us_send_again_not_lose() {
         queue_size: 2048,
         decode_rate: 10_000,
     });
-    let child = wazuh
-        .command(
-            Path::new(env!("CARGO_BIN_EXE_aws-s3")),
-            &["-b", bucket, "-s", "2024-MAR-14", "-d", "1"],
-        )
-        .env("WAZUH_ROOT", wazuh.root())
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
+    let child = spawn(&wazuh, bucket, Stdio::piped());
     while analysisd.received() < 3_000 {
         std::thread::sleep(Duration::from_millis(2));
     }
@@ -274,19 +271,13 @@ async fn killed_runs_into_a_slow_manager_lose_nothing() {
         queue_size: 2048,
         decode_rate: 8_000,
     });
-    let args = ["-b", bucket, "-s", "2024-MAR-14"];
     for ms in [400, 900] {
-        let mut child = wazuh
-            .command(Path::new(env!("CARGO_BIN_EXE_aws-s3")), &args)
-            .env("WAZUH_ROOT", wazuh.root())
-            .stdout(Stdio::null())
-            .spawn()
-            .unwrap();
+        let mut child = spawn(&wazuh, bucket, Stdio::null());
         std::thread::sleep(Duration::from_millis(ms));
         child.kill().unwrap();
         child.wait().unwrap();
     }
-    let run = wazuh.run(&args);
+    let run = wazuh.run(&["-b", bucket, "-s", "2024-MAR-14"]);
     assert_eq!(run.code, 0, "{}", run.stdout);
     let counts = decoded(&wazuh, &analysisd);
     assert_eq!(counts.len(), 20_000, "every event kept");
