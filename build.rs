@@ -10,7 +10,13 @@ fn main() {
         .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
         .unwrap_or_else(|| "unknown commit".to_string());
     println!("cargo:rustc-env=AWS_S3_COMMIT={commit}");
+    // Only paths that exist: cargo takes a missing one as changed and reruns this script, and
+    // relinks the crate, on every build (a clone without .git/packed-refs, a tarball). When
+    // refs are packed later, .git/refs/heads changes too.
+    println!("cargo:rerun-if-changed=build.rs");
     for path in [".git/HEAD", ".git/refs/heads", ".git/packed-refs"] {
-        println!("cargo:rerun-if-changed={path}");
+        if std::path::Path::new(path).exists() {
+            println!("cargo:rerun-if-changed={path}");
+        }
     }
 }
