@@ -394,11 +394,11 @@ def into_analysisd(opts):
                 out, _ = stub.communicate("stop\n", timeout=900)
                 decoded, distinct, dropped, _ = out.split()
                 decoded, distinct, dropped = int(decoded), int(distinct), int(dropped)
-                floor = e / rate
-                print(f"7 into analysisd at {rate:>6}/s, {name:<7} exit {proc.returncode}  "
+                floor = e / rate if rate else 0.0
+                against = f"floor {floor:6.2f} s  ({wall / floor:5.2f}x the floor)" if rate else "no floor"
+                print(f"7 into analysisd at {rate or 'any':>6}/s, {name:<7} exit {proc.returncode}  "
                       f"lost {e - distinct:>6} ({(e - distinct) / e:6.1%})  twice {decoded - distinct:>5}  "
-                      f"AWS drops {dropped:>6}  wall {wall:7.2f} s  floor {floor:6.2f} s  "
-                      f"({wall / floor:5.2f}x the floor)", flush=True)
+                      f"AWS drops {dropped:>6}  wall {wall:7.2f} s  {against}", flush=True)
             finally:
                 env.close()
 
