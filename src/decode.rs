@@ -5,6 +5,7 @@
 //! with different messages and exit codes, and `--skip_on_error` turns each into an
 //! `error_msg` event with its own wording.
 
+use crate::limits::MAX_WHOLE_OBJECT;
 use flate2::read::MultiGzDecoder;
 use std::fmt;
 use std::io::{Cursor, ErrorKind, Read};
@@ -56,19 +57,30 @@ impl fmt::Display for DecodeError {
 
 impl std::error::Error for DecodeError {}
 
+fn over_limit(what: &str) -> DecodeError {
+    DecodeError::InvalidZip(format!(
+        "{what} is larger than {} MiB, the limit for objects read whole",
+        MAX_WHOLE_OBJECT / (1024 * 1024)
+    ))
+}
+
 fn unzip_first(data: Vec<u8>) -> Result<Vec<u8>, DecodeError> {
     let mut archive = zip::ZipArchive::new(Cursor::new(data))
         .map_err(|e| DecodeError::InvalidZip(e.to_string()))?;
     if archive.is_empty() {
         return Err(DecodeError::InvalidZip("the archive has no entries".into()));
     }
-    let mut entry = archive
+    let entry = archive
         .by_index(0)
         .map_err(|e| DecodeError::InvalidZip(e.to_string()))?;
     let mut out = Vec::new();
     entry
+        .take(MAX_WHOLE_OBJECT as u64 + 1)
         .read_to_end(&mut out)
         .map_err(|e| DecodeError::InvalidZip(e.to_string()))?;
+    if out.len() > MAX_WHOLE_OBJECT {
+        return Err(over_limit("its first entry"));
+    }
     Ok(out)
 }
 
@@ -270,10 +282,15 @@ pub fn open<R: Read + Send + 'static>(
             ))
         }
         Compression::Zip => {
+            // The directory is at the end: the archive is held, within the limit of objects
+            // read whole, and so is its first entry, inflated.
             let mut data = Vec::new();
-            let mut body = body;
-            body.read_to_end(&mut data)
+            body.take(MAX_WHOLE_OBJECT as u64 + 1)
+                .read_to_end(&mut data)
                 .map_err(|e| DecodeError::InvalidZip(e.to_string()))?;
+            if data.len() > MAX_WHOLE_OBJECT {
+                return Err(over_limit("the archive"));
+            }
             Box::new(Cursor::new(unzip_first(data)?))
         }
     };

@@ -13,6 +13,7 @@ pub mod cli;
 pub mod decode;
 pub mod exit;
 pub mod json;
+pub mod limits;
 pub mod log;
 pub mod message;
 pub mod pipeline;

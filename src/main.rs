@@ -46,6 +46,13 @@ fn main() {
     if let Some(secret) = &args.secret_key {
         log::register_secret(secret);
     }
+    // Masked wherever they appear only when long enough not to blank ordinary words (the
+    // argument line masks them whatever their length).
+    for secret in [&args.access_key, &args.external_id].into_iter().flatten() {
+        if secret.len() >= 8 {
+            log::register_secret(secret);
+        }
+    }
     debug!(1, "+++ Debug mode on - Level: {}", args.debug);
     debug!(2, "Args: {}", cli::Args::describe_argv(&argv));
 

@@ -303,9 +303,14 @@ impl Output {
         if path == Path::new("-") {
             return Ok(Output::Lines(Box::new(std::io::stdout())));
         }
+        use std::os::unix::fs::OpenOptionsExt;
+        // The messages are the logs themselves: for the owner only, and never written
+        // through a link planted where the file should be.
         let file = std::fs::OpenOptions::new()
             .create(true)
             .append(true)
+            .mode(0o600)
+            .custom_flags(libc::O_NOFOLLOW)
             .open(path)
             .map_err(|e| {
                 fail(

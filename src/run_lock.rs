@@ -6,10 +6,14 @@ use anyhow::Result;
 
 /// Hold the run lock, waiting (with a line saying so) while another run has it.
 pub fn hold(path: &std::path::Path) -> Result<std::fs::File> {
+    use std::os::unix::fs::OpenOptionsExt;
+    crate::state::refuse_symlink(path, code::SQLITE_CREATE)?;
     let file = std::fs::OpenOptions::new()
         .create(true)
         .truncate(false)
         .write(true)
+        .mode(0o640)
+        .custom_flags(libc::O_NOFOLLOW)
         .open(path)
         .map_err(|e| {
             fail(

@@ -99,7 +99,10 @@ impl State {
     pub fn open_read_only(path: &Path, table: &'static str, kind: TableKind) -> Result<State> {
         use rusqlite::OpenFlags;
         let conn = if path.exists() {
-            Connection::open_with_flags(path, OpenFlags::SQLITE_OPEN_READ_ONLY)
+            Connection::open_with_flags(
+                path,
+                OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NOFOLLOW,
+            )
         } else {
             Connection::open_in_memory()
         }
@@ -323,20 +326,39 @@ impl State {
     }
 }
 
-/// `YYYYMMDD` of the day before a `YYYYMMDD` integer.
+/// Refuse a state or lock file that is a symbolic link: we run as root, and a link planted
+/// where the file should be would have us create or write whatever it points at.
+pub fn refuse_symlink(path: &Path, exit: i32) -> Result<()> {
+    match std::fs::symlink_metadata(path) {
+        Ok(meta) if meta.file_type().is_symlink() => Err(fail(
+            exit,
+            format!(
+                "{} is a symbolic link; refusing to follow it. Remove it (a state or lock \
+                 file is always a plain file).",
+                path.display()
+            ),
+        )),
+        _ => Ok(()),
+    }
+}
+
 /// Open (or create) a state file (`s3_cloudtrail.db`, `aws_services.db`) and bring its
 /// metadata to `version`, as the reference does when it starts.
 pub fn open_state_file(path: &Path, version: &str) -> Result<Connection> {
-    let existed = path.exists();
-    let conn = Connection::open(path).map_err(|e| {
+    refuse_symlink(path, code::SQLITE_CREATE)?;
+    let flags = rusqlite::OpenFlags::default() | rusqlite::OpenFlags::SQLITE_OPEN_NOFOLLOW;
+    let conn = Connection::open_with_flags(path, flags).map_err(|e| {
         fail(
             code::SQLITE_CREATE,
             format!("Unable to create SQLite DB {}: {e}", path.display()),
         )
     })?;
-    if !existed {
-        // Owner read-write, group (wazuh) read: the file lists what was collected.
-        let _ = std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o640));
+    // Owner read-write, group (wazuh) read, at most: the file lists what was collected.
+    if let Ok(meta) = std::fs::metadata(path) {
+        let mode = meta.permissions().mode() & 0o7777;
+        if mode & !0o640 != 0 {
+            let _ = std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode & 0o640));
+        }
     }
     // Another run (or the Python wodle) may hold the write lock for a moment.
     let _ = conn.busy_timeout(std::time::Duration::from_secs(60));

@@ -17,6 +17,24 @@ use config_file::{profile_settings, retry_config};
 use std::time::Duration;
 
 const ROLE_SESSION_NAME: &str = "WazuhLogParsing";
+/// An `http://` URL whose host is not this machine (127.0.0.0/8, localhost, ::1).
+fn plain_http_elsewhere(url: &str) -> bool {
+    let Some(rest) = url.strip_prefix("http://") else {
+        return false;
+    };
+    let authority = rest.split(['/', '?', '#']).next().unwrap_or_default();
+    let authority = authority.rsplit('@').next().unwrap_or_default();
+    let host = match authority.strip_prefix('[') {
+        Some(v6) => v6.split(']').next().unwrap_or_default(),
+        None => authority.split(':').next().unwrap_or_default(),
+    };
+    let loopback = host.eq_ignore_ascii_case("localhost")
+        || host
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback());
+    !loopback
+}
+
 /// S3 is global; the reference leaves its region to the profile and boto's us-east-1 default.
 const FALLBACK_REGION: &str = "us-east-1";
 
@@ -169,6 +187,12 @@ pub async fn build_clients(opts: &AwsOptions) -> Result<Clients> {
         let mut sts_config = sdk_config.clone();
         if let Some(sts) = &opts.sts_endpoint {
             check_endpoint(sts)?;
+            if plain_http_elsewhere(sts) {
+                crate::log::warning(&format!(
+                    "--sts_endpoint {sts} is plain HTTP to another host: the role's temporary \
+                     credentials cross the network unencrypted. Use https://."
+                ));
+            }
             sts_config = sts_config.into_builder().endpoint_url(sts).build();
         }
         let mut builder = AssumeRoleProvider::builder(role).session_name(ROLE_SESSION_NAME);
@@ -224,4 +248,20 @@ pub async fn build_clients(opts: &AwsOptions) -> Result<Clients> {
         base_config,
         service_endpoint: opts.service_endpoint.clone(),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::plain_http_elsewhere;
+
+    #[test]
+    fn plain_http_to_another_host_is_told_apart() {
+        assert!(plain_http_elsewhere("http://sts.example.com"));
+        assert!(plain_http_elsewhere("http://10.0.0.5:8080/path"));
+        assert!(!plain_http_elsewhere("https://sts.us-east-1.amazonaws.com"));
+        assert!(!plain_http_elsewhere("http://127.0.0.1:5000"));
+        assert!(!plain_http_elsewhere("http://localhost:5000/"));
+        assert!(!plain_http_elsewhere("http://[::1]:5000"));
+        assert!(plain_http_elsewhere("http://user@evil.example"));
+    }
 }

@@ -8,11 +8,15 @@ use crate::json::Value;
 use regex::Regex;
 use std::sync::OnceLock;
 
-/// The whole object as text.
+/// The whole object as text, within [`crate::limits::MAX_WHOLE_OBJECT`].
 pub fn read_all(input: &mut dyn std::io::BufRead) -> Result<String, ParseError> {
-    let mut text = String::new();
-    input.read_to_string(&mut text).map_err(read_error)?;
-    Ok(text)
+    let data = crate::limits::read_whole(input)?;
+    String::from_utf8(data).map_err(|e| {
+        read_error(std::io::Error::new(
+            std::io::ErrorKind::InvalidData,
+            e.utf8_error(),
+        ))
+    })
 }
 
 /// Macie writes coordinates with leading zeros (`"lat":040.4168`), which is not JSON (D6).

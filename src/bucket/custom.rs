@@ -32,6 +32,8 @@ impl Format for Custom {
     ) -> Result<(), ParseError> {
         // Held whole: a Macie object may need its coordinates repaired before parsing.
         let text = read_all(input)?;
+        // Every event of the object is held at once: their tree has one budget.
+        let _budget = crate::limits::TreeBudget::object();
         for event in events_or_rows(&text)? {
             emit(event)?;
         }

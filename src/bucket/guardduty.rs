@@ -72,6 +72,8 @@ impl Format for GuardDuty {
     ) -> Result<(), ParseError> {
         if !key.ends_with(".jsonl.gz") {
             let text = super::cloudwatch_events::read_all(input)?;
+            // Every event of the object is held at once: their tree has one budget.
+            let _budget = crate::limits::TreeBudget::object();
             for event in super::cloudwatch_events::events_or_rows(&text)? {
                 emit(event)?;
             }

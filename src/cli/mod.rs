@@ -347,6 +347,12 @@ impl Args {
 
     /// The arguments for a debug line, secrets masked.
     pub fn describe_argv(argv: &[String]) -> String {
+        // Credentials, and the external id that guards a role against the confused deputy.
+        const SECRET: [(&str, &str); 3] = [
+            ("-k", "--secret_key"),
+            ("-a", "--access_key"),
+            ("-x", "--external_id"),
+        ];
         let mut out = Vec::with_capacity(argv.len());
         let mut mask_next = false;
         for a in argv {
@@ -355,12 +361,14 @@ impl Args {
                 mask_next = false;
                 continue;
             }
-            if a == "-k" || a == "--secret_key" {
+            if SECRET.iter().any(|(short, long)| a == short || a == long) {
                 mask_next = true;
             }
-            if let Some(rest) = a.strip_prefix("--secret_key=") {
-                let _ = rest;
-                out.push(format!("'--secret_key={}'", crate::log::REDACTED));
+            let joined = SECRET
+                .iter()
+                .find(|(_, long)| a.starts_with(&format!("{long}=")));
+            if let Some((_, long)) = joined {
+                out.push(format!("'{long}={}'", crate::log::REDACTED));
                 continue;
             }
             out.push(format!("'{a}'"));
@@ -496,11 +504,26 @@ mod tests {
 
     #[test]
     fn secret_is_masked_in_argv_line() {
-        let argv: Vec<String> = ["aws-s3", "-k", "SECRET", "--secret_key=SECRET2", "-b", "x"]
-            .iter()
-            .map(|s| s.to_string())
-            .collect();
+        let argv: Vec<String> = [
+            "aws-s3",
+            "-k",
+            "SECRET",
+            "--secret_key=SECRET2",
+            "-a",
+            "SECRET3",
+            "--external_id=SECRET4",
+            "-x",
+            "SECRET5",
+            "--access_key",
+            "SECRET6",
+            "-b",
+            "x",
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
         let line = Args::describe_argv(&argv);
         assert!(!line.contains("SECRET"), "{line}");
+        assert!(line.contains("'-b', 'x'"), "{line}");
     }
 }

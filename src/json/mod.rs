@@ -10,6 +10,7 @@ pub use map::Map;
 pub use short::Str;
 pub use write::write_value;
 
+use crate::limits::TreeBudget;
 use map::MapBuilder;
 use serde::de::{Deserialize, Deserializer, MapAccess, SeqAccess, Visitor};
 use serde_json::Number;
@@ -199,6 +200,38 @@ impl From<Vec<Value>> for Value {
 
 struct ValueVisitor;
 
+/// What the tree costs per element of a list, per key of an object (the value and the key's
+/// slot), and for a string beyond what a value holds inline.
+const VALUE_BYTES: usize = std::mem::size_of::<Value>();
+const ENTRY_BYTES: usize = std::mem::size_of::<Value>() + std::mem::size_of::<Str>();
+const INLINE_STRING: usize = 22;
+
+fn charge_string<E: serde::de::Error>(len: usize) -> Result<(), E> {
+    match len > INLINE_STRING {
+        true => TreeBudget::charge(len),
+        false => Ok(()),
+    }
+}
+
+/// Tree bytes of one list or object, charged to the budget a few KiB at a time (the budget
+/// is thread-local; charging every element would cost more than building it).
+#[derive(Default)]
+struct Charge(usize);
+
+impl Charge {
+    fn add<E: serde::de::Error>(&mut self, bytes: usize) -> Result<(), E> {
+        self.0 += bytes;
+        if self.0 >= 64 * 1024 {
+            return self.settle();
+        }
+        Ok(())
+    }
+
+    fn settle<E: serde::de::Error>(&mut self) -> Result<(), E> {
+        TreeBudget::charge(std::mem::take(&mut self.0))
+    }
+}
+
 impl<'de> Visitor<'de> for ValueVisitor {
     type Value = Value;
 
@@ -226,25 +259,35 @@ impl<'de> Visitor<'de> for ValueVisitor {
     fn visit_f64<E>(self, n: f64) -> Result<Value, E> {
         Ok(Number::from_f64(n).map_or(Value::Null, Value::Number))
     }
-    fn visit_str<E>(self, s: &str) -> Result<Value, E> {
+    fn visit_str<E: serde::de::Error>(self, s: &str) -> Result<Value, E> {
+        charge_string(s.len())?;
         Ok(Value::String(s.into()))
     }
-    fn visit_string<E>(self, s: String) -> Result<Value, E> {
+    fn visit_string<E: serde::de::Error>(self, s: String) -> Result<Value, E> {
+        charge_string(s.len())?;
         Ok(Value::String(s.into()))
     }
     fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Value, A::Error> {
+        let _building = TreeBudget::enter();
+        let mut charge = Charge::default();
         let mut items = Vec::with_capacity(seq.size_hint().unwrap_or(0).min(4096));
         while let Some(item) = seq.next_element()? {
             items.push(item);
+            charge.add(VALUE_BYTES)?;
         }
+        charge.settle()?;
         Ok(Value::Array(items))
     }
     fn visit_map<A: MapAccess<'de>>(self, mut access: A) -> Result<Value, A::Error> {
+        let _building = TreeBudget::enter();
+        let mut charge = Charge::default();
         let mut map = MapBuilder::with_capacity(access.size_hint().unwrap_or(8).min(4096));
         while let Some(key) = access.next_key::<Str>()? {
             let value = access.next_value()?;
+            charge.add(ENTRY_BYTES + key.len())?;
             map.push(key, value);
         }
+        charge.settle()?;
         Ok(Value::Object(map.finish()))
     }
 }

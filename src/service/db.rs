@@ -50,9 +50,12 @@ impl ServicesDb {
     pub fn open_dry(path: &Path) -> Result<Self> {
         let mut conn = Connection::open_in_memory().map_err(access)?;
         if path.exists() {
-            let disk =
-                Connection::open_with_flags(path, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)
-                    .map_err(access)?;
+            let disk = Connection::open_with_flags(
+                path,
+                rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY
+                    | rusqlite::OpenFlags::SQLITE_OPEN_NOFOLLOW,
+            )
+            .map_err(access)?;
             rusqlite::backup::Backup::new(&disk, &mut conn)
                 .and_then(|b| b.run_to_completion(1024, std::time::Duration::ZERO, None))
                 .map_err(access)?;

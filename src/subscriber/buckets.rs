@@ -6,6 +6,7 @@ use super::csv_dialect;
 use super::{read_text, SUBSCRIBER_FAILURES};
 use crate::bucket::text::concatenated_json;
 use crate::json::{Map, Value};
+use crate::limits::TreeBudget;
 use crate::message::DiscardFilter;
 use crate::pipeline::format::{Emit, Event, FailureRules, Format, ParseContext, ParseError};
 use regex::Regex;
@@ -22,6 +23,8 @@ impl Format for Buckets {
         emit: &mut Emit,
     ) -> Result<(), ParseError> {
         let text = read_text(input)?;
+        // Every event of the object is held at once: their tree has one budget.
+        let _budget = crate::limits::TreeBudget::object();
         let events = match key.ends_with(".jsonl.gz") {
             true => json_lines(&text),
             false => json_events(&text),
@@ -90,6 +93,7 @@ fn text_events(text: &str) -> Vec<Result<Event, ParseError>> {
     if digit().is_match(first) {
         return python_splitlines(text)
             .map(|line| {
+                TreeBudget::charge_event(EVENT_BYTES + line.len())?;
                 let mut e = Map::new();
                 e.insert("full_log".into(), line.into());
                 e.insert("source".into(), "custom".into());
@@ -97,17 +101,31 @@ fn text_events(text: &str) -> Vec<Result<Event, ParseError>> {
             })
             .collect();
     }
+    // Python sniffs the whole first line; a longer one than this is not a header.
+    let first = match first.char_indices().nth(SNIFFED_CHARS) {
+        Some((end, _)) => &first[..end],
+        None => first,
+    };
     let Some(dialect) = csv_dialect::sniff(first) else {
         return vec![Err(ParseError::invalid(
             "Error('Could not determine delimiter')",
         ))];
     };
-    let mut rows = csv_dialect::records(text, dialect).into_iter();
+    let rows = match csv_dialect::records(text, dialect) {
+        Ok(rows) => rows,
+        Err(e) => return vec![Err(e)],
+    };
+    let mut rows = rows.into_iter();
     let names = rows.next().unwrap_or_default();
     rows.filter(|row| !row.is_empty())
         .map(|row| Ok(csv_event(&names, row)))
         .collect()
 }
+
+/// A header line is sniffed up to this many characters.
+const SNIFFED_CHARS: usize = 1024 * 1024;
+/// What an event of a few fields costs beyond its text.
+const EVENT_BYTES: usize = 160;
 
 /// `csv.DictReader`'s row: missing columns are left out, extra values go under `null`.
 fn csv_event(names: &[String], row: Vec<String>) -> Event {

@@ -13,6 +13,9 @@ pub struct Dialect {
     pub skipinitialspace: bool,
 }
 
+use crate::limits::TreeBudget;
+use crate::pipeline::format::ParseError;
+
 const PREFERRED: [char; 5] = [',', '\t', ';', ' ', ':'];
 
 /// `csv.Sniffer().sniff(line)`; `None` where Python raises "Could not determine delimiter".
@@ -84,15 +87,15 @@ fn guess_from_quotes(line: &str) -> Option<Dialect> {
     })
 }
 
+/// The most frequent item; of those as frequent, the first seen (Python's `max` over a
+/// dict filled in order). Linear: a header may hold hundreds of thousands of quoted fields.
 fn most_frequent(items: &[char]) -> Option<char> {
-    let mut best: Option<(usize, char)> = None;
+    let mut counts: std::collections::HashMap<char, usize> = std::collections::HashMap::new();
     for &c in items {
-        let n = items.iter().filter(|&&x| x == c).count();
-        if best.is_none_or(|(m, _)| n > m) {
-            best = Some((n, c));
-        }
+        *counts.entry(c).or_insert(0) += 1;
     }
-    best.map(|(_, c)| c)
+    let most = counts.values().copied().max()?;
+    items.iter().copied().find(|c| counts[c] == most)
 }
 
 /// `Sniffer._guess_delimiter` on one line: every ASCII character in it is as consistent as
@@ -120,8 +123,9 @@ fn guess_delimiter(line: &str) -> Option<char> {
 
 /// Records as `csv.reader(text, dialect)` reads them (no strict mode, no escape character):
 /// blank lines are records without fields; a quoted field may span lines. The text has
-/// universal newlines already (no `\r`).
-pub fn records(text: &str, d: Dialect) -> Vec<Vec<String>> {
+/// universal newlines already (no `\r`). Every field is charged to the object's tree budget
+/// (a text of delimiters alone is a field per byte).
+pub fn records(text: &str, d: Dialect) -> Result<Vec<Vec<String>>, ParseError> {
     let mut reader = Reader {
         d,
         state: State::StartRecord,
@@ -129,14 +133,24 @@ pub fn records(text: &str, d: Dialect) -> Vec<Vec<String>> {
         row: Vec::new(),
         field: String::new(),
     };
-    for c in text.chars() {
+    let mut charged = 0;
+    for (i, c) in text.char_indices() {
         reader.push(c);
+        // A field costs its slot and its text: charged at each delimiter or line end (a
+        // quoted delimiter is charged too, which only errs on the safe side).
+        if c == d.delimiter || c == '\n' {
+            TreeBudget::charge_event(i - charged + FIELD_BYTES)?;
+            charged = i;
+        }
     }
     if reader.state != State::StartRecord {
         reader.end_record();
     }
-    reader.out
+    Ok(reader.out)
 }
+
+/// A field's slot in its row and its event, beyond its text.
+const FIELD_BYTES: usize = 56;
 
 /// The states of Python's `_csv.c` reader that a dialect without escape character reaches.
 #[derive(PartialEq)]
@@ -246,19 +260,39 @@ mod tests {
 
     #[test]
     fn reading_with_the_sniffed_dialect() {
-        let rows = records("h1,h2\n1,\"x, y\"\n\n2\n", plain(','));
+        let rows = records("h1,h2\n1,\"x, y\"\n\n2\n", plain(',')).unwrap();
         assert_eq!(
             rows,
             vec![vec!["h1", "h2"], vec!["1", "x, y"], vec![], vec!["2"]]
         );
-        let no_double = records("\"a\"\"b\",c", plain(','));
+        let no_double = records("\"a\"\"b\",c", plain(',')).unwrap();
         assert_eq!(no_double, vec![vec!["a\"b\"", "c"]]);
         let mut d = plain(',');
         d.doublequote = true;
-        assert_eq!(records("\"a\"\"b\",c", d), vec![vec!["a\"b", "c"]]);
+        assert_eq!(records("\"a\"\"b\",c", d).unwrap(), vec![vec!["a\"b", "c"]]);
         assert_eq!(
-            records("\"multi\nline\",z", d),
+            records("\"multi\nline\",z", d).unwrap(),
             vec![vec!["multi\nline", "z"]]
         );
+    }
+
+    #[test]
+    fn sniffing_many_quoted_fields_is_linear() {
+        let line: String = (0..200_000).map(|i| format!("\"f{i}\",")).collect();
+        let started = std::time::Instant::now();
+        let d = sniff(&line).unwrap();
+        assert_eq!((d.delimiter, d.quote), (',', '"'));
+        assert!(started.elapsed() < std::time::Duration::from_secs(1));
+        // Ties go to the first seen, as Python's max over a dict filled in order.
+        assert_eq!(most_frequent(&['b', 'a', 'a', 'b']), Some('b'));
+        assert_eq!(most_frequent(&[]), None);
+    }
+
+    #[test]
+    fn a_text_of_delimiters_is_bounded() {
+        let _object = TreeBudget::object();
+        let text = ",".repeat(4 * 1024 * 1024);
+        let err = records(&text, plain(',')).unwrap_err();
+        assert!(err.to_string().contains("96 MiB"), "{err}");
     }
 }

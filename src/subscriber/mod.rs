@@ -6,6 +6,7 @@
 
 pub mod buckets;
 pub mod csv_dialect;
+pub mod parquet_footer;
 pub mod security_hub;
 pub mod security_lake;
 
@@ -58,10 +59,7 @@ pub const SUBSCRIBER_FAILURES: SubscriberFailures = SubscriberFailures {
 
 /// The object as text, as Python's text mode reads it: UTF-8, universal newlines.
 pub fn read_text(input: &mut dyn std::io::BufRead) -> Result<String, ParseError> {
-    let mut bytes = Vec::new();
-    input
-        .read_to_end(&mut bytes)
-        .map_err(crate::bucket::text::read_error)?;
+    let bytes = crate::limits::read_whole(input)?;
     let text = String::from_utf8(bytes)
         .map_err(|e| ParseError::invalid(format!("UnicodeDecodeError('utf-8': {e})")))?;
     Ok(match text.contains('\r') {

@@ -31,6 +31,8 @@ impl Format for SecurityHub {
         emit: &mut Emit,
     ) -> Result<(), ParseError> {
         let text = read_text(input)?;
+        // Every event of the object is held at once: their tree has one budget.
+        let _budget = crate::limits::TreeBudget::object();
         for value in concatenated_json(&text) {
             let Ok(Value::Object(event)) = value else {
                 return Err(ParseError::invalid("the object does not hold JSON events"));

@@ -26,11 +26,11 @@ impl Format for SecurityLake {
         _ctx: ParseContext,
         emit: &mut Emit,
     ) -> Result<(), ParseError> {
-        // Parquet's footer is at the end: the object is held (compressed), rows are not.
-        let mut data = Vec::new();
-        input
-            .read_to_end(&mut data)
-            .map_err(crate::bucket::text::read_error)?;
+        // Parquet's footer is at the end: the object is held (compressed), rows are not. Its
+        // schema is checked before the parquet crate builds a tree of it by recursion.
+        let data = crate::limits::read_whole(input)?;
+        super::parquet_footer::check(&data)
+            .map_err(|e| ParseError::invalid(format!("ArrowInvalid('{e}')")))?;
         let reader = SerializedFileReader::new(bytes::Bytes::from(data)).map_err(invalid)?;
         let mut naive = HashSet::new();
         let schema = reader.metadata().file_metadata().schema();
