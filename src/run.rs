@@ -19,7 +19,7 @@ use crate::source::listing::marker::MarkerOptions;
 use crate::source::listing::paginator::S3Lister;
 use crate::source::listing::{ListingOptions, ListingSource};
 use crate::source::sqs::queue::SqsQueue;
-use crate::source::sqs::{NotificationOptions, NotificationSource};
+use crate::source::sqs::{AllowedBuckets, NotificationOptions, NotificationSource};
 use crate::state::State;
 use crate::subscriber::Subscriber;
 use crate::wazuh::Installation;
@@ -76,6 +76,7 @@ async fn subscriber_run(args: &Args, subscriber: Subscriber) -> Result<()> {
             skip_on_error: args.skip_on_error,
             workers: args.workers(),
             dry_run: args.output.is_some() && !args.update_state,
+            allowed: AllowedBuckets::parse(args.allowed_buckets.as_deref()),
         },
         queue,
         run: Arc::new(RunContext {

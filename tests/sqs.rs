@@ -246,3 +246,34 @@ async fn into_a_slow_manager_nothing_is_lost_and_every_message_goes() {
     assert_eq!(analysisd.aws_dropped(), 0, "paced: nothing dropped");
     assert_eq!(left(&url).await, 0, "every message deleted");
 }
+
+/// `--allowed_buckets`: a message naming another bucket is left in the queue unread; the
+/// listed bucket is read as before.
+#[tokio::test]
+async fn only_allowed_buckets_are_read() {
+    let url = queue("it-sqs-allowed", 600).await;
+    seed("it-sqs-allowed", &url, 2).await;
+    seed("it-sqs-foreign", &url, 1).await;
+    let wazuh = Wazuh::new();
+    let run = wazuh.run(&[
+        "-sb",
+        "buckets",
+        "-q",
+        "it-sqs-allowed",
+        "--allowed_buckets",
+        "it-sqs-allowed,other-bucket:123456789012",
+        "-d",
+        "1",
+    ]);
+    assert_eq!(run.code, 0, "{}", run.stdout);
+    assert!(
+        run.stdout.contains("names bucket it-sqs-foreign"),
+        "{}",
+        run.stdout
+    );
+    let counts = counts(&wazuh);
+    assert_eq!(counts.len(), 2 * EVENTS, "the allowed bucket's events");
+    assert_eq!(left(&url).await, 1, "the foreign message is left");
+    let bad = wazuh.run(&["-sb", "buckets", "-q", "x", "--allowed_buckets", "ok:12"]);
+    assert_eq!(bad.code, 2, "{}", bad.stdout);
+}

@@ -223,6 +223,18 @@ pub struct Args {
     #[arg(long = "workers", value_name = "N", value_parser = clap::value_parser!(u16).range(1..=256), help_heading = "Behaviour")]
     pub workers: Option<u16>,
 
+    /// Subscribers: read only objects of these buckets (NAME, or NAME:ACCOUNT to also require
+    /// that the bucket belongs to that account, S3's ExpectedBucketOwner). A message that
+    /// names another bucket is left in the queue for its redrive policy. Without it, any
+    /// bucket the credentials can read, as the Python wodle does.
+    #[arg(
+        long = "allowed_buckets",
+        value_name = "NAME[:ACCOUNT][,...]",
+        value_parser = allowed_buckets,
+        help_heading = "Behaviour"
+    )]
+    pub allowed_buckets: Option<String>,
+
     /// Send at most N events a second, whatever the consumer takes (for a manager or agent
     /// that other senders keep busy, or where nothing can be observed). Without it a run is
     /// paced to what Wazuh tells: on a manager, analysisd's event queue is kept under half

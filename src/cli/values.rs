@@ -59,6 +59,23 @@ pub fn valid_bucket_name(arg: &str) -> Result<String, String> {
     }
 }
 
+/// `--allowed_buckets`: bucket names, each optionally with `:` and its 12-digit owner.
+pub fn allowed_buckets(arg: &str) -> Result<String, String> {
+    for entry in arg.split(',').filter(|e| !e.is_empty()) {
+        let (bucket, owner) = match entry.split_once(':') {
+            Some((b, o)) => (b, Some(o)),
+            None => (entry, None),
+        };
+        valid_bucket_name(bucket)?;
+        if let Some(owner) = owner {
+            if owner.len() != 12 || !owner.bytes().all(|b| b.is_ascii_digit()) {
+                return Err(format!("'{owner}' isn't a 12-digit account id."));
+            }
+        }
+    }
+    Ok(arg.to_string())
+}
+
 pub fn valid_sqs_name(arg: &str) -> Result<String, String> {
     static RE: OnceLock<Regex> = OnceLock::new();
     if regex(&RE, r"^[a-zA-Z0-9_-]{1,80}$").is_match(arg) {

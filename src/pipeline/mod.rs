@@ -54,6 +54,8 @@ pub struct ObjectRef {
     pub key: String,
     /// `aws.aws_account_id` of the messages, for `AWSLogs/` types.
     pub account_id: Option<String>,
+    /// The account that must own the bucket (`ExpectedBucketOwner`), where it is known.
+    pub expected_owner: Option<String>,
 }
 
 impl ObjectRef {
@@ -109,6 +111,7 @@ async fn fetch_and_parse(
         .get_object()
         .bucket(&object.bucket)
         .key(&object.key)
+        .set_expected_bucket_owner(object.expected_owner.clone())
         .send()
         .await;
     let resp = match resp {

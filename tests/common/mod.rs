@@ -25,7 +25,7 @@ struct Moto {
     _child: Child,
 }
 
-fn python() -> String {
+pub fn python() -> String {
     if let Ok(p) = std::env::var("MOTO_PYTHON") {
         return p;
     }

@@ -262,6 +262,7 @@ impl ListingSource<'_> {
                 .layout
                 .is_aws_logs()
                 .then(|| listing.state.account_id.clone()),
+            expected_owner: None,
         }
     }
 

@@ -31,6 +31,41 @@ pub struct NotificationOptions {
     pub workers: usize,
     /// `--output` without `--update_state`: read, but delete nothing.
     pub dry_run: bool,
+    /// `--allowed_buckets`: which buckets a message may name.
+    pub allowed: AllowedBuckets,
+}
+
+/// `--allowed_buckets NAME[:ACCOUNT][,...]`: without it every bucket a message names is read
+/// (as the reference does); with it, only those, each from its owner account when given.
+#[derive(Debug, Clone, Default)]
+pub struct AllowedBuckets(Option<Vec<(String, Option<String>)>>);
+
+impl AllowedBuckets {
+    pub fn parse(list: Option<&str>) -> Self {
+        AllowedBuckets(list.map(|l| {
+            l.split(',')
+                .filter(|e| !e.is_empty())
+                .map(|e| match e.split_once(':') {
+                    Some((bucket, owner)) => (bucket.to_string(), Some(owner.to_string())),
+                    None => (e.to_string(), None),
+                })
+                .collect()
+        }))
+    }
+
+    pub fn allows(&self, bucket: &str) -> bool {
+        self.0
+            .as_ref()
+            .is_none_or(|l| l.iter().any(|(b, _)| b == bucket))
+    }
+
+    pub fn owner(&self, bucket: &str) -> Option<String> {
+        self.0
+            .as_ref()?
+            .iter()
+            .find(|(b, _)| b == bucket)
+            .and_then(|(_, owner)| owner.clone())
+    }
 }
 
 pub struct NotificationSource {
@@ -136,6 +171,16 @@ impl NotificationSource {
                 return Ok(());
             }
         };
+        if let Some(other) = named.iter().find(|n| !self.opts.allowed.allows(&n.bucket)) {
+            debug!(
+                1,
+                "+++ Message left in the queue: it names bucket {}, which --allowed_buckets \
+                 does not list",
+                other.bucket
+            );
+            self.give_up(progress, &message.handle);
+            return Ok(());
+        }
         if named.is_empty() {
             debug!(2, "+++ The message names no new object; deleting it");
             let ticket = self.sink.seal();
@@ -157,6 +202,7 @@ impl NotificationSource {
                 self.finish_oldest(progress).await?;
             }
             let object = ObjectRef {
+                expected_owner: self.opts.allowed.owner(&n.bucket),
                 bucket: n.bucket,
                 key: n.key,
                 account_id: None,
