@@ -23,6 +23,7 @@ struct Measured {
 
 /// Run the binary and take its peak RSS from wait4 (the test process's other children do not
 /// count).
+#[allow(clippy::zombie_processes)] // reaped by wait4, which std's Child does not see
 fn measured(wazuh: &Wazuh, args: &[&str]) -> Measured {
     let mut cmd = wazuh.command(Path::new(env!("CARGO_BIN_EXE_aws-s3")), args);
     cmd.env("WAZUH_ROOT", wazuh.root())
