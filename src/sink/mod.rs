@@ -347,8 +347,4 @@ impl Sink {
         }
         result
     }
-
-    pub fn output(&mut self) -> &mut Output {
-        &mut self.output
-    }
 }
