@@ -54,10 +54,10 @@ impl ObjectFailure {
                 code::DECOMPRESS,
                 format!("Invalid zip file received. Failed to decompress file {key}: {d}"),
             ),
-            ObjectFailure::Decode(DecodeError::SnappyUnsupported) => skippable(
-                format!("Failed to decompress file {key}: snappy compression is not supported"),
+            ObjectFailure::Decode(e @ DecodeError::Corrupt { format, .. }) => skippable(
+                format!("Failed to decompress file {key}: {e}"),
                 code::DECOMPRESS,
-                format!("Couldn't decompress the {key} file, snappy compression is not supported."),
+                format!("Invalid {format} file received. Failed to decompress file {key}: {e}"),
             ),
             ObjectFailure::Decode(e @ DecodeError::TruncatedGzip) => same(
                 format!("Unknown error reading/parsing file {key}: {e}"),
@@ -100,10 +100,9 @@ impl ObjectFailure {
             ObjectFailure::Decode(DecodeError::InvalidZip(d)) => {
                 decompress(d, "Invalid zip file received.")
             }
-            ObjectFailure::Decode(DecodeError::SnappyUnsupported) => decompress(
-                "snappy compression is not supported".into(),
-                "Snappy compression is not supported.",
-            ),
+            ObjectFailure::Decode(e @ DecodeError::Corrupt { format, .. }) => {
+                decompress(e.to_string(), &format!("Invalid {format} file received."))
+            }
             ObjectFailure::Decode(e @ DecodeError::TruncatedGzip) => {
                 let text = format!("Failed to decompress file {key}: {e}");
                 skippable(text.clone(), code::INVALID_TYPE, text)

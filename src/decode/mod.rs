@@ -1,9 +1,13 @@
-//! Object bytes to plain bytes as they are read: gzip (every member), zip (first entry) or as
-//! is, chosen by the key's extension as the reference does. `.snappy` is refused, as the reference refuses it.
+//! Object bytes to plain bytes as they are read: gzip (every member), zip (first entry),
+//! Snappy (the framing format, or Hadoop's block format), zstd, or as is. The object's first
+//! bytes choose where they are a known magic number, else the key's extension (D13: the
+//! reference goes by the extension only, refuses `.snappy` and reads `.zst` as text).
 //!
 //! The error kinds matter: the reference reports a bad gzip, a truncated gzip and a bad zip
 //! with different messages and exit codes, and `--skip_on_error` turns each into an
 //! `error_msg` event with its own wording.
+
+mod hadoop_snappy;
 
 use crate::limits::MAX_WHOLE_OBJECT;
 use flate2::read::MultiGzDecoder;
@@ -14,9 +18,21 @@ use std::io::{Cursor, ErrorKind, Read};
 pub enum Compression {
     Gzip,
     Zip,
+    /// Snappy's framing format (`snappy-framed`).
     Snappy,
+    /// Hadoop's Snappy block format.
+    HadoopSnappy,
+    Zstd,
     Plain,
 }
+
+/// The framing format's stream identifier chunk.
+const SNAPPY_STREAM: &[u8] = b"\xff\x06\x00\x00sNaPpY";
+const GZIP_MAGIC: &[u8] = b"\x1f\x8b";
+const ZIP_MAGIC: &[u8] = b"PK\x03\x04";
+const ZSTD_MAGIC: &[u8] = b"\x28\xb5\x2f\xfd";
+/// Bytes looked at before choosing.
+const HEAD: usize = SNAPPY_STREAM.len();
 
 impl Compression {
     pub fn of_key(key: &str) -> Compression {
@@ -26,8 +42,39 @@ impl Compression {
             Compression::Zip
         } else if key.ends_with(".snappy") {
             Compression::Snappy
+        } else if key.ends_with(".zst") || key.ends_with(".zstd") {
+            Compression::Zstd
         } else {
             Compression::Plain
+        }
+    }
+
+    /// What the object's first bytes announce, else what its key says; a `.snappy` key
+    /// without the framing format's identifier is Hadoop's block format (it has no magic).
+    pub fn of_head(head: &[u8], by_key: Compression) -> Compression {
+        if head.starts_with(GZIP_MAGIC) {
+            Compression::Gzip
+        } else if head.starts_with(ZIP_MAGIC) {
+            Compression::Zip
+        } else if head.starts_with(ZSTD_MAGIC) {
+            Compression::Zstd
+        } else if head.starts_with(SNAPPY_STREAM) {
+            Compression::Snappy
+        } else if by_key == Compression::Snappy && !head.is_empty() {
+            Compression::HadoopSnappy
+        } else {
+            by_key
+        }
+    }
+
+    fn name(self) -> &'static str {
+        match self {
+            Compression::Gzip => "gzip",
+            Compression::Zip => "zip",
+            Compression::Snappy => "snappy",
+            Compression::HadoopSnappy => "snappy (Hadoop)",
+            Compression::Zstd => "zstd",
+            Compression::Plain => "plain",
         }
     }
 }
@@ -39,7 +86,11 @@ pub enum DecodeError {
     /// The gzip stream ends before its end-of-stream marker.
     TruncatedGzip,
     InvalidZip(String),
-    SnappyUnsupported,
+    /// A Snappy or zstd stream that is corrupt or cut short.
+    Corrupt {
+        format: &'static str,
+        detail: String,
+    },
 }
 
 impl fmt::Display for DecodeError {
@@ -50,7 +101,7 @@ impl fmt::Display for DecodeError {
                 "EOFError('Compressed file ended before the end-of-stream marker was reached')",
             ),
             DecodeError::InvalidZip(e) => write!(f, "invalid zip archive: {e}"),
-            DecodeError::SnappyUnsupported => f.write_str("snappy compression is not supported"),
+            DecodeError::Corrupt { format, detail } => write!(f, "invalid {format} data: {detail}"),
         }
     }
 }
@@ -168,11 +219,11 @@ mod tests {
     }
 
     #[test]
-    fn snappy_is_refused() {
-        assert_eq!(
+    fn a_snappy_key_that_is_not_snappy_is_corrupt() {
+        assert!(matches!(
             decode(Compression::Snappy, vec![1, 2, 3]),
-            Err(DecodeError::SnappyUnsupported)
-        );
+            Err(DecodeError::Corrupt { .. })
+        ));
     }
 }
 
@@ -231,6 +282,30 @@ impl<R: Read> Read for DecodeWatch<R> {
     }
 }
 
+/// Remembers the first error of a Snappy or zstd stream, as [`DecodeWatch`] does for gzip.
+struct CorruptWatch {
+    inner: Box<dyn Read + Send>,
+    format: &'static str,
+    seen: Shared<Option<DecodeError>>,
+}
+
+impl Read for CorruptWatch {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        self.inner.read(buf).inspect_err(|e| {
+            let detail = match e.kind() {
+                ErrorKind::UnexpectedEof => "the stream ends before its end".to_string(),
+                _ => e.to_string(),
+            };
+            if let Ok(mut seen) = self.seen.lock() {
+                seen.get_or_insert(DecodeError::Corrupt {
+                    format: self.format,
+                    detail,
+                });
+            }
+        })
+    }
+}
+
 /// A decompressed view of an object being read, and where its decompression errors go.
 pub struct Opened {
     pub reader: Box<dyn std::io::BufRead + Send>,
@@ -256,12 +331,45 @@ const STREAM_BUFFER: usize = 256 * 1024;
 /// Open an object for streaming: gzip and plain objects are decompressed as they are read;
 /// a zip archive is read whole (its directory is at the end) and its first entry served.
 pub fn open<R: Read + Send + 'static>(
-    compression: Compression,
-    body: R,
+    by_key: Compression,
+    mut body: R,
 ) -> Result<Opened, DecodeError> {
     let decode_error = std::sync::Arc::new(std::sync::Mutex::new(None));
+    // The first bytes, read until there are enough to tell the formats apart (a body may
+    // arrive a few bytes at a time), then put back in front of the rest.
+    let mut head = Vec::with_capacity(HEAD);
+    while head.len() < HEAD {
+        let mut byte = [0u8; HEAD];
+        match body.read(&mut byte[..HEAD - head.len()]) {
+            Ok(0) => break,
+            Ok(n) => head.extend_from_slice(&byte[..n]),
+            Err(e) if e.kind() == ErrorKind::Interrupted => continue,
+            Err(e) => return Err(DecodeError::InvalidGzip(e.to_string())),
+        }
+    }
+    let compression = Compression::of_head(&head, by_key);
+    let body = Cursor::new(head).chain(body);
+    let corrupt = |inner: Box<dyn Read + Send>| -> Box<dyn std::io::BufRead + Send> {
+        Box::new(std::io::BufReader::with_capacity(
+            STREAM_BUFFER,
+            CorruptWatch {
+                inner,
+                format: compression.name(),
+                seen: decode_error.clone(),
+            },
+        ))
+    };
     let reader: Box<dyn std::io::BufRead + Send> = match compression {
-        Compression::Snappy => return Err(DecodeError::SnappyUnsupported),
+        Compression::Snappy => corrupt(Box::new(snap::read::FrameDecoder::new(body))),
+        Compression::HadoopSnappy => corrupt(Box::new(hadoop_snappy::HadoopSnappy::new(body))),
+        Compression::Zstd => {
+            let decoder =
+                zstd::stream::read::Decoder::new(body).map_err(|e| DecodeError::Corrupt {
+                    format: "zstd",
+                    detail: e.to_string(),
+                })?;
+            corrupt(Box::new(decoder))
+        }
         Compression::Plain => Box::new(std::io::BufReader::with_capacity(STREAM_BUFFER, body)),
         Compression::Gzip => {
             let head = Shared::default();
@@ -340,9 +448,93 @@ mod streaming_tests {
             None,
             "an empty .gz is empty text, as in Python"
         );
+        let mut empty = open(Compression::Snappy, Cursor::new(Vec::new())).unwrap();
+        assert_eq!(empty.decode_failure(), None, "an empty .snappy is empty");
+    }
+}
+
+#[cfg(test)]
+mod format_tests {
+    use super::*;
+
+    fn read(by_key: Compression, data: Vec<u8>) -> Result<Vec<u8>, DecodeError> {
+        let mut opened = open(by_key, Cursor::new(data))?;
+        let mut out = Vec::new();
+        let read = opened.reader.read_to_end(&mut out);
+        match opened.decode_failure() {
+            Some(e) => Err(e),
+            None => read
+                .map(|_| out)
+                .map_err(|e| DecodeError::InvalidGzip(e.to_string())),
+        }
+    }
+
+    fn framed(data: &[u8]) -> Vec<u8> {
+        let mut w = snap::write::FrameEncoder::new(Vec::new());
+        std::io::Write::write_all(&mut w, data).unwrap();
+        w.into_inner().unwrap()
+    }
+
+    fn text() -> Vec<u8> {
+        (0..20_000)
+            .flat_map(|i| format!("{{\"n\":{i}}}\n").into_bytes())
+            .collect()
+    }
+
+    #[test]
+    fn snappy_zstd_and_hadoop_read_back_whatever_the_key() {
+        let data = text();
+        let zstd = zstd::stream::encode_all(&data[..], 3).unwrap();
+        let hadoop = hadoop_snappy::encode(&data, 65536);
+        for key in [Compression::Plain, Compression::Gzip, Compression::Snappy] {
+            assert_eq!(read(key, framed(&data)).unwrap(), data, "framed as {key:?}");
+            assert_eq!(read(key, zstd.clone()).unwrap(), data, "zstd as {key:?}");
+        }
+        assert_eq!(read(Compression::Snappy, hadoop).unwrap(), data);
+        assert_eq!(read(Compression::Zstd, zstd).unwrap(), data);
+        // A gzip body under any key is gzip; a plain body under .gz is still a bad gzip.
+        let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+        std::io::Write::write_all(&mut e, &data).unwrap();
+        assert_eq!(read(Compression::Plain, e.finish().unwrap()).unwrap(), data);
         assert!(matches!(
-            open(Compression::Snappy, Cursor::new(Vec::new())),
-            Err(DecodeError::SnappyUnsupported)
+            read(Compression::Gzip, data.clone()),
+            Err(DecodeError::InvalidGzip(_))
+        ));
+        assert_eq!(read(Compression::Plain, data.clone()).unwrap(), data);
+    }
+
+    #[test]
+    fn cut_and_corrupt_streams_are_corrupt() {
+        let data = text();
+        let zstd = zstd::stream::encode_all(&data[..], 3).unwrap();
+        let snappy = framed(&data);
+        for (what, whole) in [("zstd", zstd), ("snappy", snappy)] {
+            let cut = whole[..whole.len() / 2].to_vec();
+            assert!(
+                matches!(read(Compression::Plain, cut), Err(DecodeError::Corrupt { format, .. }) if format == what),
+                "{what} cut"
+            );
+            let mut bad = whole.clone();
+            let n = bad.len();
+            for b in &mut bad[20..n / 2] {
+                *b ^= 0x5a;
+            }
+            assert!(
+                matches!(
+                    read(Compression::Plain, bad),
+                    Err(DecodeError::Corrupt { .. })
+                ),
+                "{what} corrupt"
+            );
+        }
+        let hadoop = hadoop_snappy::encode(&data, 65536);
+        let cut = hadoop[..hadoop.len() - 10].to_vec();
+        assert!(matches!(
+            read(Compression::Snappy, cut),
+            Err(DecodeError::Corrupt {
+                format: "snappy (Hadoop)",
+                ..
+            })
         ));
     }
 }
