@@ -22,6 +22,7 @@ pub mod regions;
 pub mod run;
 pub mod run_lock;
 pub mod service;
+pub mod shrink;
 pub mod sink;
 pub mod source;
 pub mod state;

@@ -15,7 +15,8 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 pub const HEADER: &str = "1:Wazuh-AWS:";
-/// analysisd's limit; larger events are still sent, with a warning (the reference does too).
+/// analysisd's limit (its `recvfrom` reads at most this much of a datagram); events built
+/// here are shrunk to fit it (D14).
 pub const MAX_EVENT_SIZE: usize = 65535;
 
 const MAX_BACKOFF: Duration = Duration::from_secs(1);
@@ -244,12 +245,43 @@ pub struct Datagrams {
 }
 
 impl Datagrams {
-    /// Append `1:Wazuh-AWS:` and the JSON of `value`.
     /// One event: the header and the value's compact JSON, written straight into the batch.
-    pub fn push_value(&mut self, value: &Value) {
+    /// An event whose datagram would pass [`MAX_EVENT_SIZE`] is shrunk to fit
+    /// ([`crate::shrink`]); the paths cut are returned, for the caller's debug line.
+    pub fn push_value(&mut self, value: &Value) -> Option<Vec<String>> {
+        let start = self.buf.len();
         self.buf.extend_from_slice(HEADER.as_bytes());
         crate::json::write_value(&mut self.buf, value);
+        if self.buf.len() - start <= MAX_EVENT_SIZE {
+            self.ends.push(self.buf.len());
+            return None;
+        }
+        self.buf.truncate(start);
+        let (shrunk, cut) = crate::shrink::to_fit(value, MAX_EVENT_SIZE - HEADER.len());
+        self.buf.extend_from_slice(HEADER.as_bytes());
+        crate::json::write_value(&mut self.buf, &shrunk);
         self.ends.push(self.buf.len());
+        Some(cut)
+    }
+
+    /// A message sent as it is (CloudWatch Logs) unless it would pass [`MAX_EVENT_SIZE`]:
+    /// then a JSON object is shrunk as [`Datagrams::push_value`] does, other text cut to fit
+    /// with a marker. The paths cut are returned (`""` for cut text).
+    pub fn push_message(&mut self, text: &str) -> Option<Vec<String>> {
+        if HEADER.len() + text.len() <= MAX_EVENT_SIZE {
+            self.push_text(text);
+            return None;
+        }
+        if let Ok(value @ Value::Object(_)) = serde_json::from_str::<Value>(text) {
+            return self.push_value(&value);
+        }
+        let marker = format!("...[cut by aws-s3: {} bytes]", text.len());
+        let mut end = MAX_EVENT_SIZE - HEADER.len() - marker.len();
+        while !text.is_char_boundary(end) {
+            end -= 1;
+        }
+        self.push_text(&format!("{}{marker}", &text[..end]));
+        Some(vec![String::new()])
     }
 
     /// Append `1:Wazuh-AWS:` and `text` as it is (CloudWatch messages are sent verbatim).
@@ -380,6 +412,35 @@ mod tests {
         let reader = UnixDatagram::bind(&path).unwrap();
         let q = Queue::new(&path);
         (dir, reader, q)
+    }
+
+    #[test]
+    fn the_limit_is_exact_and_includes_the_header() {
+        // {"a":"xxx"}: 8 bytes of JSON around the string.
+        let fits = |n: usize| crate::json!({ "a": "x".repeat(n) });
+        let exact = MAX_EVENT_SIZE - HEADER.len() - 8;
+        let mut batch = Datagrams::default();
+        assert_eq!(batch.push_value(&fits(exact)), None);
+        assert_eq!(batch.iter().next().unwrap().len(), MAX_EVENT_SIZE);
+        let cut = batch
+            .push_value(&fits(exact + 1))
+            .expect("one byte over: shrunk");
+        assert_eq!(cut, ["a"]);
+        let second = batch.iter().nth(1).unwrap();
+        assert!(second.len() <= MAX_EVENT_SIZE);
+        assert!(std::str::from_utf8(second)
+            .unwrap()
+            .contains("\"aws_s3_cut\":[\"a\"]"));
+        // A VPC flow row is far below the limit: sent as it is.
+        let row = crate::json!({"integration": "aws", "aws": {"version": 2, "account_id": "111122223333",
+            "interface_id": "eni-1", "srcaddr": "10.0.0.1", "dstaddr": "10.0.0.2", "action": "ACCEPT"}});
+        assert_eq!(batch.push_value(&row), None);
+        // CloudWatch text: JSON objects are shrunk, other text cut with a marker.
+        let text = "t".repeat(100_000);
+        assert_eq!(batch.push_message(&text), Some(vec![String::new()]));
+        let last = batch.iter().last().unwrap();
+        assert!(last.len() <= MAX_EVENT_SIZE && last.ends_with(b"[cut by aws-s3: 100000 bytes]"));
+        assert_eq!(batch.push_message("plain"), None);
     }
 
     #[test]

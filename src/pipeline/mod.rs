@@ -236,7 +236,9 @@ impl Batcher<'_> {
         }
         let msg = self.run.format.envelope(&self.origin, event);
         for out in self.run.format.reshape(msg) {
-            self.batch.push_value(&out);
+            if let Some(cut) = self.batch.push_value(&out) {
+                crate::shrink::report(self.origin.log_key, &cut);
+            }
         }
         if self.batch.bytes() >= BATCH_BYTES {
             self.flush()?;

@@ -171,7 +171,9 @@ impl CloudWatchRegion<'_> {
                         continue;
                     }
                     debug!(2, "The message is \"{message}\"");
-                    batch.push_text(&message);
+                    if let Some(cut) = batch.push_message(&message) {
+                        crate::shrink::report("a CloudWatch Logs event", &cut);
+                    }
                     seen.event(timestamp);
                     if batch.bytes() >= BATCH_BYTES {
                         self.sink.send(std::mem::take(batch)).await?;

@@ -177,7 +177,9 @@ impl InspectorRegion<'_> {
                     continue;
                 }
             }
-            batch.push_value(&to_message(finding));
+            if let Some(cut) = batch.push_value(&to_message(finding)) {
+                crate::shrink::report("an Inspector finding", &cut);
+            }
             sent += 1;
         }
         self.sink.send(batch).await?;
