@@ -20,7 +20,7 @@ use crate::source::listing::paginator::S3Lister;
 use crate::source::listing::{ListingOptions, ListingSource};
 use crate::source::sqs::queue::SqsQueue;
 use crate::source::sqs::{AllowedBuckets, NotificationOptions, NotificationSource};
-use crate::state::State;
+use crate::state::{State, TableKind};
 use crate::subscriber::Subscriber;
 use crate::wazuh::Installation;
 use anyhow::Result;
@@ -125,6 +125,11 @@ async fn bucket_run(args: &Args) -> Result<()> {
     }
     let caller_account = match bucket_type.info().layout {
         Layout::Prefix => Some(clients.caller_account().await?),
+        // D15: other accounts' flow-log ids come from their keys; without the caller's
+        // account every account is read as the reference does (described ids only).
+        _ if bucket_type.info().table_kind == TableKind::FlowLog => {
+            clients.caller_account().await.ok()
+        }
         Layout::AwsLogs { .. } | Layout::ServiceFolders { .. } => None,
     };
     let bytes_read = sink.summary.bytes_read.clone();

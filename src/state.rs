@@ -220,6 +220,30 @@ impl State {
             .map_err(Self::access_error)
     }
 
+    /// The flow-log ids recorded for an account and region (`vpcflow` only).
+    pub fn flow_log_ids(
+        &self,
+        bucket_path: &str,
+        account: &str,
+        region: &str,
+    ) -> Result<Vec<String>> {
+        if self.missing_table.get() || self.kind != TableKind::FlowLog {
+            return Ok(Vec::new());
+        }
+        let sql = format!(
+            "SELECT DISTINCT flow_log_id FROM {} WHERE bucket_path=?1 AND aws_account_id=?2 \
+             AND aws_region=?3 ORDER BY flow_log_id",
+            self.table
+        );
+        let mut statement = self.conn.prepare(&sql).map_err(Self::access_error)?;
+        let ids = statement
+            .query_map([bucket_path, account, region], |r| r.get(0))
+            .map_err(Self::access_error)?
+            .collect::<rusqlite::Result<Vec<String>>>()
+            .map_err(Self::access_error)?;
+        Ok(ids)
+    }
+
     /// Record `key` as processed, committed at once. A key already recorded is left as it is.
     pub fn mark_complete(&self, scope: &Scope, key: &str, created_date: i64) -> Result<()> {
         if self.read_only {

@@ -90,8 +90,10 @@ async fn vpc_flow_logs_per_flow_log_id() {
         .await
         .unwrap();
     let id = flow.flow_log_ids()[0].clone();
+    // The caller's own account: only described flow logs are read (other accounts' ids come
+    // from their keys, D15: tests/flow_logs.rs).
     let key = |id: &str, t: &str| {
-        format!("AWSLogs/{ACCOUNT}/vpcflowlogs/us-east-1/2025/01/01/{ACCOUNT}_vpcflowlogs_us-east-1_{id}_20250101T{t}Z_ab.log.gz")
+        format!("AWSLogs/{CALLER}/vpcflowlogs/us-east-1/2025/01/01/{CALLER}_vpcflowlogs_us-east-1_{id}_20250101T{t}Z_ab.log.gz")
     };
     let body = lines(&[
         "version account-id interface-id srcaddr dstaddr srcport dstport protocol packets bytes start end action log-status",

@@ -2,6 +2,7 @@
 //! layouts, VPC flow-log ids, and the GuardDuty layout probe.
 
 use super::geometry::{Geometry, Listing};
+use super::marker::MarkerOptions;
 use super::paginator::{folder_names, PageRequest, Pages, S3Lister};
 use crate::aws::{s3_unexpected, AwsError, AwsErrorKind, Clients};
 use crate::bucket::TypeInfo;
@@ -100,6 +101,15 @@ impl Accounts {
     }
 }
 
+/// Where flow-log ids come from for the accounts that are not the caller's (D15): the ids
+/// recorded in the state, and those in the names of the keys the run would read.
+pub struct OtherAccountFlows<'a> {
+    /// The caller's account (STS): its ids come from DescribeFlowLogs, as in the reference.
+    pub caller: Option<String>,
+    pub markers: MarkerOptions,
+    pub state: &'a crate::state::State,
+}
+
 /// Every (account, region[, flow log]) of an `AWSLogs/` layout to read, each account's
 /// regions discovered on its own (D9), all accounts at once.
 pub async fn aws_logs_listings(
@@ -108,6 +118,7 @@ pub async fn aws_logs_listings(
     geometry: &Geometry,
     accounts: Accounts,
     regions: Option<Vec<String>>,
+    flows: &OtherAccountFlows<'_>,
 ) -> Result<Vec<Listing>> {
     let accounts = accounts.resolve().await?;
     let regions_of = match regions {
@@ -122,6 +133,12 @@ pub async fn aws_logs_listings(
                 listings.push(geometry.listing(account, Some(region), None));
                 continue;
             }
+            if flows.caller.as_ref().is_some_and(|c| c != account) {
+                for id in other_account_flow_ids(lister, geometry, account, region, flows).await? {
+                    listings.push(geometry.listing(account, Some(region), Some(&id)));
+                }
+                continue;
+            }
             if !flow_logs.contains_key(region) {
                 flow_logs.insert(region.clone(), clients.flow_log_ids(region).await?);
             }
@@ -131,6 +148,50 @@ pub async fn aws_logs_listings(
         }
     }
     Ok(listings)
+}
+
+/// D15: another account's flow logs cannot be described with the caller's credentials, so
+/// (as in a central logging bucket) their ids come from the keys: every id named by a key
+/// the run would read for a new flow log (from the `--only_logs_after` or today marker), and
+/// every id already recorded (read on from its own marker).
+async fn other_account_flow_ids(
+    lister: &S3Lister,
+    geometry: &Geometry,
+    account: &str,
+    region: &str,
+    flows: &OtherAccountFlows<'_>,
+) -> Result<Vec<String>> {
+    let any = geometry.listing(account, Some(region), None);
+    let mut ids: std::collections::BTreeSet<String> = flows
+        .state
+        .flow_log_ids(&any.state.bucket_path, account, region)?
+        .into_iter()
+        .collect();
+    let start_after = super::marker::start_after(geometry.info, &any.prefix, None, flows.markers);
+    let request = PageRequest {
+        prefix: any.prefix.clone(),
+        start_after: Some(start_after),
+        ..Default::default()
+    };
+    let mut pages = Pages::new(lister.clone(), request);
+    while let Some(page) = pages.next().await {
+        let page = page.map_err(|e| listing_failure("find_flow_log_ids", e, true))?;
+        ids.extend(page.objects.iter().filter_map(|o| flow_id_of(&o.key)));
+    }
+    debug!(
+        2,
+        "+++ Flow log ids of account {account} in {region}, from its keys: {:?}", ids
+    );
+    Ok(ids.into_iter().collect())
+}
+
+/// `fl-...` of `ACCOUNT_vpcflowlogs_REGION_FLOWID_DATETIME_HASH.log.gz`.
+fn flow_id_of(key: &str) -> Option<String> {
+    let name = key.rsplit('/').next()?;
+    let mut parts = name.split('_');
+    let (_account, service, _region, id) =
+        (parts.next()?, parts.next()?, parts.next()?, parts.next()?);
+    (service == "vpcflowlogs" && id.starts_with("fl-") && id.len() > 3).then(|| id.to_string())
 }
 
 async fn account_ids(lister: &S3Lister, geometry: &Geometry) -> Result<Vec<String>> {

@@ -40,7 +40,8 @@ pub struct ListingOptions {
     pub regions: Option<Vec<String>>,
     pub skip_on_error: bool,
     pub remove: bool,
-    /// The caller's account (STS), under which custom layouts are recorded.
+    /// The caller's account (STS), under which custom layouts are recorded; for VPC flow
+    /// logs, the account whose flow logs DescribeFlowLogs lists (D15).
     pub caller_account: Option<String>,
     /// Objects fetched and parsed at once.
     pub workers: usize,
@@ -96,12 +97,18 @@ impl ListingSource<'_> {
         let listings = match accounts {
             Some(accounts) => {
                 let regions = self.opts.regions.clone();
+                let flows = discovery::OtherAccountFlows {
+                    caller: self.opts.caller_account.clone(),
+                    markers: self.opts.markers,
+                    state: &self.state,
+                };
                 discovery::aws_logs_listings(
                     &lister,
                     self.clients,
                     &self.opts.geometry,
                     accounts,
                     regions,
+                    &flows,
                 )
                 .await?
             }
