@@ -26,6 +26,7 @@ pub mod shrink;
 pub mod sink;
 pub mod source;
 pub mod state;
+pub mod stop;
 pub mod subscriber;
 pub mod summary;
 pub mod wazuh;

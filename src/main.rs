@@ -1,6 +1,6 @@
 //! `aws-s3`: a drop-in replacement for the Wazuh AWS S3 wodle.
 
-use wazuh_aws_s3::{cli, debug, exit, log, run};
+use wazuh_aws_s3::{cli, debug, exit, log, run, stop};
 
 use std::io::Write;
 
@@ -19,16 +19,21 @@ async fn watch_signals() {
     ) else {
         return;
     };
-    tokio::select! {
+    let code = tokio::select! {
         _ = int.recv() => {
             log::error("SIGINT received.");
-            finish(exit::code::SIGINT_OR_BAD_ARGS);
+            exit::code::SIGINT_OR_BAD_ARGS
         }
         _ = term.recv() => {
             log::error("SIGTERM received.");
-            finish(143);
+            143
         }
+    };
+    // A subscriber run gives its SQS messages back first, within a few seconds.
+    if stop::request(code) {
+        tokio::time::sleep(std::time::Duration::from_secs(8)).await;
     }
+    finish(code);
 }
 
 fn main() {

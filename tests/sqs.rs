@@ -277,3 +277,92 @@ async fn only_allowed_buckets_are_read() {
     let bad = wazuh.run(&["-sb", "buckets", "-q", "x", "--allowed_buckets", "ok:12"]);
     assert_eq!(bad.code, 2, "{}", bad.stdout);
 }
+
+/// Issue 25: a run that ends early (exit 12 on a missing object) gives back what it held and
+/// leaves no receive in flight: a message sent a second later is read by the next run at
+/// once, and so is the one that failed.
+#[tokio::test]
+async fn an_early_end_leaves_no_message_hidden() {
+    let bucket = "it-sqs-early-end";
+    let url = queue(bucket, 600).await;
+    create_bucket(bucket).await;
+    let sqs = sqs().await;
+    notify(&sqs, &url, bucket, "app/2024/06/10/missing.json").await;
+    let wazuh = Wazuh::new();
+    let first = wazuh.run(&["-sb", "buckets", "-q", bucket, "-d", "2"]);
+    assert_eq!(first.code, 12, "{}", first.stdout);
+    assert!(
+        !first.stdout.contains("still in flight"),
+        "no long receive in flight: {}",
+        first.stdout
+    );
+    assert!(
+        first.stdout.contains("given back to the queue"),
+        "{}",
+        first.stdout
+    );
+    std::thread::sleep(Duration::from_secs(1));
+    let s3 = s3().await;
+    put(
+        &s3,
+        bucket,
+        "app/2024/06/10/late.json",
+        b"{\"id\":\"late\"}\n".to_vec(),
+    )
+    .await;
+    notify(&sqs, &url, bucket, "app/2024/06/10/late.json").await;
+    let started = std::time::Instant::now();
+    let second = wazuh.run(&["-sb", "buckets", "-q", bucket, "--skip_on_error"]);
+    assert_eq!(second.code, 0, "{}", second.stdout);
+    let messages = wazuh.take_messages();
+    assert!(
+        messages.iter().any(|m| m["aws"]["id"] == "late"),
+        "the late message is read: {messages:?}"
+    );
+    assert!(
+        messages.iter().any(|m| m.get("error_msg").is_some()),
+        "the failed message came back at once: {messages:?}"
+    );
+    assert_eq!(left(&url).await, 0);
+    assert!(started.elapsed() < Duration::from_secs(60));
+}
+
+/// Issue 25: SIGTERM in the middle of a 300-message queue (a slow manager keeps the run busy):
+/// exit 143, and the next run processes every message without waiting for a visibility
+/// timeout (600 s here).
+#[tokio::test]
+async fn sigterm_gives_held_messages_back() {
+    let url = queue("it-sqs-sigterm", 600).await;
+    seed("it-sqs-sigterm", &url, 300).await;
+    let (wazuh, _analysisd) = Wazuh::with_analysisd(analysisd::Config {
+        queue_size: 256,
+        decode_rate: 400,
+    });
+    let args = [
+        "-sb",
+        "buckets",
+        "-q",
+        "it-sqs-sigterm",
+        "--workers",
+        "8",
+        "-d",
+        "2",
+    ];
+    let run = spawn(&wazuh, &args);
+    std::thread::sleep(Duration::from_secs(2));
+    unsafe { libc::kill(run.id() as i32, libc::SIGTERM) };
+    let out = run.wait_with_output().unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(143), "{stdout}");
+    assert!(stdout.contains("given back to the queue"), "{stdout}");
+    let started = std::time::Instant::now();
+    let second = wazuh.run(&args);
+    assert_eq!(second.code, 0, "{}", second.stdout);
+    let counts = counts(&wazuh);
+    assert_eq!(counts.len(), 300 * EVENTS, "every message processed");
+    assert_eq!(left(&url).await, 0);
+    eprintln!(
+        "second run after SIGTERM: {:.1} s",
+        started.elapsed().as_secs_f64()
+    );
+}

@@ -9,9 +9,10 @@
 
 pub mod bodies;
 pub mod queue;
+mod receiving;
 
 use crate::debug;
-use crate::exit::{code, fail};
+use crate::exit::{code, fail, Failure};
 use crate::pipeline::delivery::Delivered;
 use crate::pipeline::{self, Job, ObjectRef, RunContext};
 use crate::sink::{Sink, Ticket};
@@ -19,7 +20,8 @@ use crate::summary::Summary;
 use anyhow::Result;
 use bodies::{BodyError, Shapes};
 use queue::{Leases, Received, SqsQueue};
-use std::collections::{HashMap, VecDeque};
+use receiving::Receiving;
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::mpsc;
@@ -80,6 +82,8 @@ struct Open {
     handle: String,
     unfinished: usize,
     left: bool,
+    /// Some of its objects were sent: an early end leaves it to its visibility timeout.
+    partly_sent: bool,
     /// The sink's ticket of its last object delivered.
     ticket: Ticket,
 }
@@ -96,6 +100,10 @@ struct Progress {
     leases: Leases,
     visibility: Option<Duration>,
     next_id: u64,
+    /// The receives ahead of the reader.
+    receiving: Option<Receiving>,
+    /// Received messages not started yet.
+    waiting: VecDeque<Received>,
 }
 
 impl NotificationSource {
@@ -108,9 +116,17 @@ impl NotificationSource {
         let keep_alive = progress
             .visibility
             .map(|v| progress.leases.keep_alive(self.queue.clone(), v));
-        let mut result = self.read_all(&mut progress).await;
+        let graceful = crate::stop::Graceful::register();
+        let mut result = tokio::select! {
+            read = self.read_all(&mut progress) => read,
+            code = crate::stop::requested() => Err(Failure::silent(code).into()),
+        };
         // Messages finished before a failure are deleted all the same, once confirmed.
         let deleted = self.flush_deletes(&mut progress).await;
+        if result.is_err() {
+            self.give_back(&mut progress).await;
+        }
+        drop(graceful);
         if let Some(task) = keep_alive {
             task.abort();
         }
@@ -119,11 +135,17 @@ impl NotificationSource {
     }
 
     async fn read_all(&mut self, progress: &mut Progress) -> Result<()> {
-        let mut batches = receive_ahead(self.queue.clone());
+        let queue = self.queue.clone();
         loop {
+            let batches = progress
+                .receiving
+                .get_or_insert_with(|| Receiving::start(queue.clone()));
+            // While objects are in flight, receives ahead wait briefly: one still in flight
+            // when the run ends early would hide what it takes (see `give_back`).
+            batches.set_busy(!progress.in_flight.is_empty());
             // Objects in flight are delivered while the next batch is not there yet: a
             // receive may wait 20 s on a drained queue.
-            let batch = match batches.try_recv() {
+            let batch = match batches.rx.try_recv() {
                 Ok(batch) => batch,
                 Err(mpsc::error::TryRecvError::Empty) if !progress.in_flight.is_empty() => {
                     self.finish_oldest(progress).await?;
@@ -131,18 +153,19 @@ impl NotificationSource {
                 }
                 Err(mpsc::error::TryRecvError::Empty) => {
                     self.flush_deletes(progress).await?;
-                    match batches.recv().await {
+                    let batches = progress.receiving.as_mut().expect("started above");
+                    match batches.rx.recv().await {
                         Some(batch) => batch,
                         None => break,
                     }
                 }
                 Err(mpsc::error::TryRecvError::Disconnected) => break,
             };
-            for message in batch? {
+            progress.waiting.extend(batch?);
+            while let Some(message) = progress.waiting.pop_front() {
                 self.sink.summary.messages_received += 1;
-                if let Some(v) = progress.visibility {
-                    progress.leases.hold(&message.handle, v);
-                }
+                let lease = progress.visibility.unwrap_or(receiving::UNKNOWN_VISIBILITY);
+                progress.leases.hold(&message.handle, lease);
                 self.start(progress, message).await?;
             }
         }
@@ -194,6 +217,7 @@ impl NotificationSource {
                 handle: message.handle,
                 unfinished: named.len(),
                 left: false,
+                partly_sent: false,
                 ticket: 0,
             },
         );
@@ -228,7 +252,10 @@ impl NotificationSource {
         };
         open.unfinished -= 1;
         match delivered {
-            Delivered::Finished(ticket) => open.ticket = open.ticket.max(ticket),
+            Delivered::Finished(ticket) => {
+                open.ticket = open.ticket.max(ticket);
+                open.partly_sent = true;
+            }
             Delivered::Left => open.left = true,
         }
         if open.unfinished > 0 {
@@ -293,6 +320,44 @@ impl NotificationSource {
     }
 }
 
+impl NotificationSource {
+    /// An early end (an error, SIGTERM, SIGINT): every message held and not finished goes
+    /// back to the queue at once (visibility 0) instead of staying hidden for the visibility
+    /// timeout: those started, those received and not started, and those a receive in flight
+    /// brings (waited for, a few seconds at most). A message some of whose objects were sent
+    /// keeps today's rule: it comes back after its visibility timeout.
+    async fn give_back(&mut self, progress: &mut Progress) {
+        let partly: HashSet<String> = progress
+            .open
+            .values()
+            .filter(|o| o.partly_sent)
+            .map(|o| o.handle.clone())
+            .collect();
+        let mut handles: Vec<String> = progress.leases.held();
+        handles.extend(progress.waiting.drain(..).map(|m| m.handle));
+        if let Some(receiving) = progress.receiving.take() {
+            handles.extend(receiving.stop().await.into_iter().map(|m| m.handle));
+        }
+        handles.retain(|h| !partly.contains(h));
+        handles.sort();
+        handles.dedup();
+        if handles.is_empty() {
+            return;
+        }
+        let returned = self.queue.make_visible(&handles).await;
+        for h in &handles {
+            progress.leases.release(h);
+        }
+        debug!(
+            2,
+            "+++ The run ends early: {returned} of {} messages held given back to the queue \
+             ({} partly sent left to their visibility timeout)",
+            handles.len(),
+            partly.len()
+        );
+    }
+}
+
 impl Progress {
     /// Messages whose objects the sink confirmed become deletable.
     fn take_confirmed(&mut self, confirmed: Ticket) {
@@ -305,27 +370,4 @@ impl Progress {
             self.to_delete.push(handle);
         }
     }
-}
-
-/// Receive batches in the background, one batch ahead of the reader, until a receive comes
-/// back empty or fails.
-fn receive_ahead(queue: SqsQueue) -> mpsc::Receiver<Result<Vec<Received>>> {
-    let (tx, rx) = mpsc::channel(1);
-    tokio::spawn(async move {
-        loop {
-            match queue.receive().await {
-                Ok(batch) if batch.is_empty() => return,
-                Ok(batch) => {
-                    if tx.send(Ok(batch)).await.is_err() {
-                        return;
-                    }
-                }
-                Err(e) => {
-                    let _ = tx.send(Err(e)).await;
-                    return;
-                }
-            }
-        }
-    });
-    rx
 }

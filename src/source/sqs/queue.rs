@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 
 /// Messages asked for at once, and how long a receive waits for one (the reference's).
 const MAX_MESSAGES: i32 = 10;
-const WAIT_SECONDS: i32 = 20;
+pub const WAIT_SECONDS: i32 = 20;
 
 #[derive(Clone)]
 pub struct SqsQueue {
@@ -72,15 +72,16 @@ impl SqsQueue {
         Some(Duration::from_secs(seconds))
     }
 
-    /// Up to ten messages, waiting up to 20 s for the first; none when the queue is drained.
-    pub async fn receive(&self) -> Result<Vec<Received>> {
+    /// Up to ten messages, waiting up to `wait_seconds` (the reference's 20 s, or less while
+    /// objects are in flight) for the first.
+    pub async fn receive(&self, wait_seconds: i32) -> Result<Vec<Received>> {
         debug!(2, "Retrieving messages from: {}", self.name);
         let out = self
             .client
             .receive_message()
             .queue_url(&self.url)
             .max_number_of_messages(MAX_MESSAGES)
-            .wait_time_seconds(WAIT_SECONDS)
+            .wait_time_seconds(wait_seconds)
             .message_system_attribute_names(aws_sdk_sqs::types::MessageSystemAttributeName::All)
             .message_attribute_names("All")
             .send()
@@ -137,9 +138,16 @@ impl SqsQueue {
         Ok(())
     }
 
+    /// Make messages visible at once (an early end gives them back); how many were.
+    pub async fn make_visible(&self, handles: &[String]) -> usize {
+        self.extend(handles, 0).await
+    }
+
     /// Make messages invisible for `seconds` more; a failure is only a debug line (the
     /// message may then be read by another collector too: at least once, never lost).
-    async fn extend(&self, handles: &[String], seconds: i32) {
+    /// Returns how many messages were changed.
+    async fn extend(&self, handles: &[String], seconds: i32) -> usize {
+        let mut changed = 0;
         for chunk in handles.chunks(MAX_MESSAGES as usize) {
             let entries: Vec<_> = chunk
                 .iter()
@@ -160,14 +168,16 @@ impl SqsQueue {
                 .set_entries(Some(entries))
                 .send()
                 .await;
-            if let Err(e) = sent {
-                debug!(
+            match sent {
+                Ok(out) => changed += out.successful().len(),
+                Err(e) => debug!(
                     1,
-                    "+++ Could not extend the visibility of messages: {}",
+                    "+++ Could not change the visibility of messages: {}",
                     classify("ChangeMessageVisibilityBatch", &e).text
-                );
+                ),
             }
         }
+        changed
     }
 }
 
@@ -187,6 +197,14 @@ impl Leases {
         if let Ok(mut due) = self.due.lock() {
             due.insert(handle.to_string(), Instant::now() + visibility);
         }
+    }
+
+    /// Every message held.
+    pub fn held(&self) -> Vec<String> {
+        self.due
+            .lock()
+            .map(|due| due.keys().cloned().collect())
+            .unwrap_or_default()
     }
 
     pub fn release(&self, handle: &str) {
