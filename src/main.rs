@@ -10,7 +10,8 @@ fn finish(code: i32) -> ! {
 }
 
 /// SIGINT ends the run as the reference does (exit 2); SIGTERM ends it the same way with the
-/// conventional 143. Objects already sent are committed, the one in flight is not.
+/// conventional 143. Objects already sent are committed, the one in flight is not; a
+/// subscriber run first gives its SQS messages back (`stop`).
 async fn watch_signals() {
     use tokio::signal::unix::{signal, SignalKind};
     let (Ok(mut int), Ok(mut term)) = (
