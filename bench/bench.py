@@ -152,6 +152,29 @@ def gen_alb(root, bucket, objects, lines_per):
     return objects, objects * lines_per, raw
 
 
+ORG_REGIONS = ["us-east-1", "us-east-2", "us-west-1", "us-west-2", "ca-central-1", "sa-east-1",
+               "eu-west-1", "eu-west-2", "eu-west-3", "eu-central-1", "eu-north-1", "ap-south-1",
+               "ap-northeast-1", "ap-northeast-2", "ap-northeast-3", "ap-southeast-1", "ap-southeast-2"]
+
+
+def gen_organization(root, bucket, accounts, regions, per_scope, records):
+    """An organization trail: AWSLogs/o-ORGID/ACCOUNT/CloudTrail/REGION/..., `per_scope` small
+    objects in each account and region."""
+    rnd = random.Random(4)
+    n = raw = 0
+    for a in range(accounts):
+        account = "%012d" % (200000000000 + a)
+        for region in ORG_REGIONS[:regions]:
+            for o in range(per_scope):
+                body = json.dumps({"Records": [trail_record(n * records + i, rnd) for i in range(records)]}).encode()
+                raw += len(body)
+                key = (f"AWSLogs/o-bench12345/{account}/CloudTrail/{region}/2024/03/15/"
+                       f"{account}_CloudTrail_{region}_20240315T10{o:02d}Z_{n:06d}.json.gz")
+                put_file(root, bucket, key, gzip.compress(body, 6))
+                n += 1
+    return n, n * records, raw
+
+
 def gen_many_accounts(root, bucket, accounts, regions):
     names = ["us-east-1", "us-east-2", "us-west-1", "us-west-2", "eu-west-1", "eu-central-1"][:regions]
     rnd = random.Random(2)
@@ -500,6 +523,13 @@ def main():
             env.run(env.tree(), ["--subscriber", "buckets", "--queue", "bench-notifications"],
                     f"5 sqs buckets 1000 notifications x 50 ({opts.sqs})", o, e, raw)
             env.sqs_queue = None
+        if "8" in chosen:
+            b = env.bucket("bench-org")
+            o, e, raw = gen_organization(env.data, b, 100, 17, 3, 10)
+            tree = env.tree()
+            args = ["--bucket", b, "--only_logs_after", "2024-MAR-15", "--aws_organization_id", "o-bench12345"]
+            env.run(tree, args, "8 organization 100 x 17 x 3, first run", o, e, raw)
+            env.run(tree, args, "8 organization, second run (nothing new)", o, 0, 0)
         if "6" in chosen:
             o, e, raw, after, url = gen_log_group(env, "/bench/orders-api", 50, 2000)
             env.run(env.tree(), ["--service", "cloudwatchlogs", "--aws_log_groups", "/bench/orders-api",

@@ -60,6 +60,8 @@ pub struct ListingSource<'a> {
 }
 
 type PageResult = std::result::Result<paginator::Page, AwsError>;
+/// Objects started and not yet delivered, oldest first, with their listing.
+type InFlight = VecDeque<(Arc<Listing>, Listed, Job)>;
 
 impl ListingSource<'_> {
     fn bucket(&self) -> &dyn Bucket {
@@ -130,6 +132,11 @@ impl ListingSource<'_> {
         let mut ahead: VecDeque<(Arc<Listing>, String, mpsc::Receiver<PageResult>)> =
             VecDeque::new();
         let mut planned = planned.into_iter();
+        // Objects of every listing share one window of `--workers`, delivered in the order
+        // they were started: an organization's many small account/region prefixes overlap
+        // instead of costing a round trip each (#26); each scope still records in order.
+        let mut in_flight = InFlight::new();
+        let mut read = Vec::new();
         loop {
             while ahead.len() < self.opts.workers.max(1) {
                 let Some((listing, marker)) = planned.next() else {
@@ -141,8 +148,15 @@ impl ListingSource<'_> {
             let Some((listing, marker, pages)) = ahead.pop_front() else {
                 break;
             };
-            self.read_listing(&listing, &marker, pages).await?;
-            self.trim(&listing);
+            self.read_listing(&listing, &marker, pages, &mut in_flight)
+                .await?;
+            read.push(listing);
+        }
+        while let Some((listing, done, job)) = in_flight.pop_front() {
+            self.finish_object(&listing, done, job).await?;
+        }
+        for listing in &read {
+            self.trim(listing);
         }
         Ok(())
     }
@@ -212,11 +226,14 @@ impl ListingSource<'_> {
         Ok(false)
     }
 
+    /// Start the new objects of one listing, delivering the oldest objects in flight (of any
+    /// listing) whenever the window is full or the next page is not there yet.
     async fn read_listing(
         &mut self,
         listing: &Arc<Listing>,
         start_after: &str,
         mut pages: mpsc::Receiver<PageResult>,
+        in_flight: &mut InFlight,
     ) -> Result<()> {
         if let Some(region) = &listing.region {
             debug!(1, "+++ Working on {} - {region}", listing.state.account_id);
@@ -225,8 +242,20 @@ impl ListingSource<'_> {
         if self.opts.markers.reparse {
             debug!(2, "++ Reparse mode enabled");
         }
-        let mut in_flight: VecDeque<(Listed, Job)> = VecDeque::new();
-        while let Some(page) = pages.recv().await {
+        loop {
+            let page = match pages.try_recv() {
+                Ok(page) => page,
+                Err(mpsc::error::TryRecvError::Empty) if !in_flight.is_empty() => {
+                    let (done_listing, done, job) = in_flight.pop_front().expect("non-empty");
+                    self.finish_object(&done_listing, done, job).await?;
+                    continue;
+                }
+                Err(mpsc::error::TryRecvError::Empty) => match pages.recv().await {
+                    Some(page) => page,
+                    None => break,
+                },
+                Err(mpsc::error::TryRecvError::Disconnected) => break,
+            };
             let page = page.map_err(|e| listing_failure("iter_files_in_bucket", e, true))?;
             if !page.listed_any {
                 self.no_logs(listing);
@@ -242,19 +271,16 @@ impl ListingSource<'_> {
                 debug!(2, "++ Found new log: {}", object.key);
                 // Objects are recorded in listing order: the window waits for the oldest.
                 while in_flight.len() >= self.opts.workers.max(1) {
-                    let (done, rx) = in_flight.pop_front().expect("non-empty");
-                    self.finish_object(listing, done, rx).await?;
+                    let (done_listing, done, job) = in_flight.pop_front().expect("non-empty");
+                    self.finish_object(&done_listing, done, job).await?;
                 }
-                let rx = pipeline::start(self.run.clone(), self.object_ref(listing, &object.key));
-                in_flight.push_back((object, rx));
+                let job = pipeline::start(self.run.clone(), self.object_ref(listing, &object.key));
+                in_flight.push_back((listing.clone(), object, job));
                 started += 1;
             }
             if started == 0 {
                 self.no_logs(listing);
             }
-        }
-        while let Some((done, rx)) = in_flight.pop_front() {
-            self.finish_object(listing, done, rx).await?;
         }
         Ok(())
     }
