@@ -220,6 +220,24 @@ class Env:
         self.sqs_queue = None
         self.sqs_url = None
         self.stub = None
+        self.extra = []
+
+    def serve_from_stub(self, latency_ms):
+        """S3 from bench/s3_stub.rs (a sorted in-memory index of the data folder, made now),
+        behind the latency proxy when a latency is set."""
+        port = free_port()
+        stub = subprocess.Popen([os.path.join(HERE, ".tools", "bin", "s3-stub"), str(port), self.data],
+                                stdout=subprocess.PIPE, text=True)
+        stub.stdout.readline()
+        self.extra.append(stub)
+        self.s3_url = f"http://127.0.0.1:{port}"
+        if latency_ms is not None:
+            front = free_port()
+            proxy = subprocess.Popen([os.path.join(HERE, ".tools", "bin", "s3-latency-proxy"), str(front), str(port),
+                                      str(latency_ms)], stdout=subprocess.PIPE, text=True)
+            proxy.stdout.readline()
+            self.extra.append(proxy)
+            self.s3_url = f"http://127.0.0.1:{front}"
 
     def start_moto(self):
         if self.moto is None:
@@ -300,7 +318,7 @@ class Env:
         return wall
 
     def close(self):
-        for p in (self.s3s, self.moto, self.stub, self.s3_proxy):
+        for p in (self.s3s, self.moto, self.stub, self.s3_proxy, *self.extra):
             if p is not None:
                 p.terminate()
                 try:
@@ -526,6 +544,8 @@ def main():
         if "8" in chosen:
             b = env.bucket("bench-org")
             o, e, raw = gen_organization(env.data, b, 100, 17, 3, 10)
+            # s3s-fs walks the whole bucket for every listing: this scenario is 1,700 of them.
+            env.serve_from_stub(opts.s3_latency_ms)
             tree = env.tree()
             args = ["--bucket", b, "--only_logs_after", "2024-MAR-15", "--aws_organization_id", "o-bench12345"]
             env.run(tree, args, "8 organization 100 x 17 x 3, first run", o, e, raw)
