@@ -134,6 +134,23 @@ impl Compact<'_> {
         Ok((size, b & 0x0f))
     }
 
+    /// Every element of a container takes at least one byte: a size beyond what is left is
+    /// a lie (and would loop without reading).
+    fn check_size(&self, size: usize) -> Result<(), String> {
+        match size <= self.data.len() - self.at {
+            true => Ok(()),
+            false => Err("a Parquet footer with a container larger than itself".into()),
+        }
+    }
+
+    /// A container's element: booleans take a byte there (in a struct the type says it).
+    fn skip_element(&mut self, kind: u8, nesting: usize) -> Result<(), String> {
+        match kind {
+            TRUE | FALSE => self.skip(1),
+            kind => self.skip_value(kind, nesting),
+        }
+    }
+
     /// Skip one value of `kind`; structs, lists and maps no deeper than `nesting` allows.
     fn skip_value(&mut self, kind: u8, nesting: usize) -> Result<(), String> {
         match kind {
@@ -150,11 +167,9 @@ impl Compact<'_> {
             }
             LIST | SET => {
                 let (size, element) = self.list()?;
+                self.check_size(size)?;
                 for _ in 0..size {
-                    match element {
-                        TRUE | FALSE => self.skip(1)?,
-                        e => self.skip_value(e, nesting - 1)?,
-                    }
+                    self.skip_element(element, nesting - 1)?;
                 }
                 Ok(())
             }
@@ -163,10 +178,11 @@ impl Compact<'_> {
                 if size == 0 {
                     return Ok(());
                 }
+                self.check_size(size)?;
                 let kinds = self.byte()?;
                 for _ in 0..size {
-                    self.skip_value(kinds >> 4, nesting - 1)?;
-                    self.skip_value(kinds & 0x0f, nesting - 1)?;
+                    self.skip_element(kinds >> 4, nesting - 1)?;
+                    self.skip_element(kinds & 0x0f, nesting - 1)?;
                 }
                 Ok(())
             }
@@ -190,6 +206,7 @@ impl Compact<'_> {
                 continue;
             }
             let (size, element) = self.list()?;
+            self.check_size(size)?;
             if element != STRUCT {
                 return Err("a Parquet schema that is not a list of elements".into());
             }
@@ -288,6 +305,19 @@ mod tests {
         data.extend((meta.len() as u32).to_le_bytes());
         data.extend(b"PAR1");
         assert!(check(&data).unwrap_err().contains("too deep"));
+    }
+
+    #[test]
+    fn a_container_larger_than_the_footer_is_refused_at_once() {
+        // Found by the fuzzer: a map of billions of booleans in 9 bytes looped for ever.
+        let found = [0x8b, 0xab, 0x8b, 0x8b, 0x8b, 0xcc, 0x51, 0x11, 0xff];
+        let mut data = b"PAR1".to_vec();
+        data.extend(found);
+        data.extend((found.len() as u32).to_le_bytes());
+        data.extend(b"PAR1");
+        let started = std::time::Instant::now();
+        assert!(check(&data).is_err());
+        assert!(started.elapsed() < std::time::Duration::from_millis(100));
     }
 
     #[test]
