@@ -31,6 +31,27 @@ async fn seed(bucket: &str) -> HashMap<String, Vec<String>> {
     expected
 }
 
+/// Start a run and SIGKILL it once `threshold` more datagrams arrived (or it ended, or 20 s).
+fn kill_after(wazuh: &Wazuh, args: &[&str], threshold: usize) {
+    let mut child = wazuh
+        .command(Path::new(env!("CARGO_BIN_EXE_aws-s3")), args)
+        .env("WAZUH_ROOT", wazuh.root())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let started = Instant::now();
+    let base = wazuh.received_count();
+    while wazuh.received_count() < base + threshold
+        && started.elapsed() < Duration::from_secs(20)
+        && child.try_wait().unwrap().is_none()
+    {
+        std::thread::sleep(Duration::from_millis(1));
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+}
+
 fn by_object(messages: &[serde_json::Value]) -> HashMap<String, Vec<String>> {
     let mut out: HashMap<String, Vec<String>> = HashMap::new();
     for m in messages {
@@ -54,25 +75,7 @@ async fn killed_runs_lose_nothing_and_resend_only_unrecorded_objects() {
     let wazuh = Wazuh::new();
     // Kill after a growing number of datagrams, a few times, then let a run finish.
     for threshold in [1usize, 300, 900] {
-        let mut cmd = wazuh.command(Path::new(env!("CARGO_BIN_EXE_aws-s3")), &args);
-        cmd.env("WAZUH_ROOT", wazuh.root());
-        let mut child = cmd
-            .stdout(std::process::Stdio::null())
-            .stderr(std::process::Stdio::null())
-            .spawn()
-            .unwrap();
-        let started = Instant::now();
-        let base = wazuh.received_count();
-        while wazuh.received_count() < base + threshold
-            && started.elapsed() < Duration::from_secs(20)
-        {
-            if child.try_wait().unwrap().is_some() {
-                break;
-            }
-            std::thread::sleep(Duration::from_millis(1));
-        }
-        let _ = child.kill();
-        let _ = child.wait();
+        kill_after(&wazuh, &args, threshold);
         let got = wazuh.take_messages();
         // Every object recorded so far had all its events delivered (in this or an earlier run).
         let recorded: HashSet<String> = wazuh
@@ -246,23 +249,7 @@ async fn killed_runs_over_an_organization_bucket_lose_nothing() {
     let wazuh = Wazuh::new();
     let mut delivered: Vec<serde_json::Value> = Vec::new();
     for threshold in [50usize, 400, 900] {
-        let mut child = wazuh
-            .command(Path::new(env!("CARGO_BIN_EXE_aws-s3")), &args)
-            .env("WAZUH_ROOT", wazuh.root())
-            .stdout(std::process::Stdio::null())
-            .stderr(std::process::Stdio::null())
-            .spawn()
-            .unwrap();
-        let started = Instant::now();
-        let base = wazuh.received_count();
-        while wazuh.received_count() < base + threshold
-            && started.elapsed() < Duration::from_secs(20)
-            && child.try_wait().unwrap().is_none()
-        {
-            std::thread::sleep(Duration::from_millis(1));
-        }
-        let _ = child.kill();
-        let _ = child.wait();
+        kill_after(&wazuh, &args, threshold);
         delivered.extend(wazuh.take_messages());
         let seen = by_object(&delivered);
         for key in wazuh.table("cloudtrail").into_iter().map(|r| r[3].clone()) {

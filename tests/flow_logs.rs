@@ -25,27 +25,6 @@ fn body(account: &str, port: u32) -> Vec<u8> {
     )
 }
 
-async fn described_flow_log(bucket: &str, region: &str) -> String {
-    let ec2 = ec2(region).await;
-    let vpc = ec2
-        .create_vpc()
-        .cidr_block("10.9.0.0/16")
-        .send()
-        .await
-        .unwrap();
-    let flow = ec2
-        .create_flow_logs()
-        .resource_ids(vpc.vpc().unwrap().vpc_id().unwrap())
-        .resource_type(aws_sdk_ec2::types::FlowLogsResourceType::Vpc)
-        .traffic_type(aws_sdk_ec2::types::TrafficType::All)
-        .log_destination_type(aws_sdk_ec2::types::LogDestinationType::S3)
-        .log_destination(format!("arn:aws:s3:::{bucket}"))
-        .send()
-        .await
-        .unwrap();
-    flow.flow_log_ids()[0].clone()
-}
-
 #[tokio::test]
 async fn other_accounts_flow_logs_are_read_from_their_keys() {
     let bucket = "it-central-flows";
@@ -53,7 +32,7 @@ async fn other_accounts_flow_logs_are_read_from_their_keys() {
     let mut expected = Vec::new();
     let mut port = 5000;
     for region in ["us-east-1", "eu-west-1"] {
-        let described = described_flow_log(bucket, region).await;
+        let described = described_flow_log(bucket, region, "10.9.0.0/16").await;
         // The caller's account: its described id is read, an undescribed one is not.
         put(
             &s3,

@@ -5,7 +5,6 @@
 
 mod common;
 
-use aws_sdk_sqs::types::QueueAttributeName;
 use common::*;
 use std::io::Read;
 use std::path::Path;
@@ -231,24 +230,8 @@ async fn a_parquet_schema_nested_20000_deep_is_refused_not_a_crash() {
     let body = serde_json::json!({"detail": {"bucket": {"name": bucket}, "object": {"key": key}}});
     // A queue per run: a run that ends early leaves a receive in flight that may take the
     // next message for the visibility timeout (issue 25).
-    let sqs = sqs().await;
     for name in ["it-bomb-parquet", "it-bomb-parquet-skip"] {
-        let url = sqs
-            .create_queue()
-            .queue_name(name)
-            .attributes(QueueAttributeName::VisibilityTimeout, "600")
-            .send()
-            .await
-            .unwrap()
-            .queue_url()
-            .unwrap()
-            .to_string();
-        sqs.send_message()
-            .queue_url(&url)
-            .message_body(body.to_string())
-            .send()
-            .await
-            .unwrap();
+        sqs_queue_with(name, 600, Some(&body.to_string())).await;
     }
     let wazuh = Wazuh::new();
     let args = |queue: &'static str| {
@@ -285,28 +268,13 @@ async fn a_parquet_schema_nested_20000_deep_is_refused_not_a_crash() {
 /// every debug level.
 #[tokio::test]
 async fn nothing_from_the_data_starts_a_line_of_its_own() {
-    let sqs = sqs().await;
     let wazuh = Wazuh::new();
     let mut runs = Vec::new();
     for level in ["0", "1", "2", "3"] {
         // A queue per level: the message is left in it, invisible for the next run.
         let name = format!("it-forged-{level}");
-        let url = sqs
-            .create_queue()
-            .queue_name(&name)
-            .attributes(QueueAttributeName::VisibilityTimeout, "600")
-            .send()
-            .await
-            .unwrap()
-            .queue_url()
-            .unwrap()
-            .to_string();
-        sqs.send_message()
-            .queue_url(&url)
-            .message_body("not json\nERROR: forged by the writer\r\nWARNING: also forged")
-            .send()
-            .await
-            .unwrap();
+        let forged = "not json\nERROR: forged by the writer\r\nWARNING: also forged";
+        sqs_queue_with(&name, 600, Some(forged)).await;
         // Each run ends with a 20 s receive on its empty queue: the four run at once.
         let child = wazuh
             .command(

@@ -72,24 +72,7 @@ async fn config_history() {
 async fn vpc_flow_logs_per_flow_log_id() {
     let bucket = "it-vpcflow";
     let s3 = create_bucket(bucket).await;
-    let ec2 = ec2("us-east-1").await;
-    let vpc = ec2
-        .create_vpc()
-        .cidr_block("10.7.0.0/16")
-        .send()
-        .await
-        .unwrap();
-    let flow = ec2
-        .create_flow_logs()
-        .resource_ids(vpc.vpc().unwrap().vpc_id().unwrap())
-        .resource_type(aws_sdk_ec2::types::FlowLogsResourceType::Vpc)
-        .traffic_type(aws_sdk_ec2::types::TrafficType::All)
-        .log_destination_type(aws_sdk_ec2::types::LogDestinationType::S3)
-        .log_destination(format!("arn:aws:s3:::{bucket}"))
-        .send()
-        .await
-        .unwrap();
-    let id = flow.flow_log_ids()[0].clone();
+    let id = described_flow_log(bucket, "us-east-1", "10.7.0.0/16").await;
     // The caller's own account: only described flow logs are read (other accounts' ids come
     // from their keys, D15: tests/flow_logs.rs).
     let key = |id: &str, t: &str| {

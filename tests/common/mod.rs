@@ -111,6 +111,50 @@ pub async fn logs() -> aws_sdk_cloudwatchlogs::Client {
     aws_sdk_cloudwatchlogs::Client::from_conf(conf)
 }
 
+/// A queue with this visibility timeout (seconds), holding `body` once when given; its URL.
+pub async fn sqs_queue_with(name: &str, visibility_secs: u32, body: Option<&str>) -> String {
+    let sqs = sqs().await;
+    let url = sqs
+        .create_queue()
+        .queue_name(name)
+        .attributes(
+            aws_sdk_sqs::types::QueueAttributeName::VisibilityTimeout,
+            visibility_secs.to_string(),
+        )
+        .send()
+        .await
+        .unwrap()
+        .queue_url()
+        .unwrap()
+        .to_string();
+    if let Some(body) = body {
+        sqs.send_message()
+            .queue_url(&url)
+            .message_body(body)
+            .send()
+            .await
+            .unwrap();
+    }
+    url
+}
+
+/// A VPC flow log described by moto's EC2 in `region`, delivering to `bucket`; its id.
+pub async fn described_flow_log(bucket: &str, region: &str, cidr: &str) -> String {
+    let ec2 = ec2(region).await;
+    let vpc = ec2.create_vpc().cidr_block(cidr).send().await.unwrap();
+    let flow = ec2
+        .create_flow_logs()
+        .resource_ids(vpc.vpc().unwrap().vpc_id().unwrap())
+        .resource_type(aws_sdk_ec2::types::FlowLogsResourceType::Vpc)
+        .traffic_type(aws_sdk_ec2::types::TrafficType::All)
+        .log_destination_type(aws_sdk_ec2::types::LogDestinationType::S3)
+        .log_destination(format!("arn:aws:s3:::{bucket}"))
+        .send()
+        .await
+        .unwrap();
+    flow.flow_log_ids()[0].clone()
+}
+
 pub async fn create_bucket(name: &str) -> aws_sdk_s3::Client {
     let client = s3().await;
     client.create_bucket().bucket(name).send().await.unwrap();
