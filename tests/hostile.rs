@@ -369,3 +369,39 @@ async fn state_lock_and_output_are_never_written_through_a_symlink() {
         .join("wodles/aws/.aws-s3.cloudtrail.it-symlinks.lock");
     assert_eq!(mode(&lock), 0o640);
 }
+
+/// The same gzip bomb named by an SQS notification (`--subscriber buckets`, which reads an
+/// object whole): its error_msg, its message deleted, within bounded memory.
+#[tokio::test]
+async fn a_gzip_bomb_through_the_buckets_subscriber_is_bounded() {
+    let bucket = "it-bomb-subscriber";
+    let s3 = create_bucket(bucket).await;
+    let key = "app/2024/06/10/bomb.json.gz";
+    put(&s3, bucket, key, python_gzip("b' ' * (1 << 30)")).await;
+    let body = serde_json::json!({"Records": [{"eventName": "ObjectCreated:Put",
+        "s3": {"bucket": {"name": bucket}, "object": {"key": key}}}]});
+    sqs_queue_with("it-bomb-subscriber", 600, Some(&body.to_string())).await;
+    let wazuh = Wazuh::new();
+    let run = measured(
+        &wazuh,
+        &[
+            "-sb",
+            "buckets",
+            "-q",
+            "it-bomb-subscriber",
+            "--skip_on_error",
+        ],
+    );
+    assert_bounded(&run, "gzip bomb through the buckets subscriber");
+    assert_eq!(run.code, 0, "{}", run.stdout);
+    let messages = wazuh.take_messages();
+    assert_eq!(messages.len(), 1);
+    assert!(
+        messages[0]["error_msg"]
+            .as_str()
+            .unwrap()
+            .contains("64 MiB"),
+        "{:?}",
+        messages[0]
+    );
+}
