@@ -380,7 +380,7 @@ async fn a_gzip_bomb_through_the_buckets_subscriber_is_bounded() {
     put(&s3, bucket, key, python_gzip("b' ' * (1 << 30)")).await;
     let body = serde_json::json!({"Records": [{"eventName": "ObjectCreated:Put",
         "s3": {"bucket": {"name": bucket}, "object": {"key": key}}}]});
-    sqs_queue_with("it-bomb-subscriber", 600, Some(&body.to_string())).await;
+    let url = sqs_queue_with("it-bomb-subscriber", 600, Some(&body.to_string())).await;
     let wazuh = Wazuh::new();
     let run = measured(
         &wazuh,
@@ -403,5 +403,19 @@ async fn a_gzip_bomb_through_the_buckets_subscriber_is_bounded() {
             .contains("64 MiB"),
         "{:?}",
         messages[0]
+    );
+    let hidden = aws_sdk_sqs::types::QueueAttributeName::ApproximateNumberOfMessagesNotVisible;
+    let attrs = sqs()
+        .await
+        .get_queue_attributes()
+        .queue_url(&url)
+        .attribute_names(hidden.clone())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        attrs.attributes().unwrap()[&hidden],
+        "0",
+        "the message was deleted"
     );
 }
