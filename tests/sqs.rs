@@ -17,20 +17,7 @@ const EVENTS: usize = 5;
 
 /// A queue with this visibility timeout; its URL.
 async fn queue(name: &str, visibility_secs: u32) -> String {
-    sqs()
-        .await
-        .create_queue()
-        .queue_name(name)
-        .attributes(
-            QueueAttributeName::VisibilityTimeout,
-            visibility_secs.to_string(),
-        )
-        .send()
-        .await
-        .unwrap()
-        .queue_url()
-        .unwrap()
-        .to_string()
+    sqs_queue_with(name, visibility_secs, None).await
 }
 
 /// `objects` objects of EVENTS JSON events each, one S3 notification per object.
