@@ -63,10 +63,6 @@ impl Queue {
         Ok(self.send_all(&all)? == 1)
     }
 
-    pub fn path(&self) -> &Path {
-        &self.path
-    }
-
     /// Bytes we sent that the reader has not taken yet (Linux `SIOCOUTQ`: a datagram stays
     /// charged to its sender until it is received).
     pub fn unread_bytes(&self) -> std::io::Result<usize> {
