@@ -4,6 +4,7 @@
 
 mod config_file;
 mod errors;
+pub mod identity;
 
 pub use config_file::{config_region, parse_config, ProfileSettings};
 pub use errors::*;
@@ -33,6 +34,16 @@ fn plain_http_elsewhere(url: &str) -> bool {
             .parse::<std::net::IpAddr>()
             .is_ok_and(|ip| ip.is_loopback());
     !loopback
+}
+
+/// Service settings from the environment and profile, none: see the STS endpoint above.
+#[derive(Debug)]
+struct NoServiceConfig;
+
+impl aws_types::service_config::LoadServiceConfig for NoServiceConfig {
+    fn load_config(&self, _key: aws_types::service_config::ServiceConfigKey<'_>) -> Option<String> {
+        None
+    }
 }
 
 /// S3 is global; the reference leaves its region to the profile and boto's us-east-1 default.
@@ -193,7 +204,13 @@ pub async fn build_clients(opts: &AwsOptions) -> Result<Clients> {
                      credentials cross the network unencrypted. Use https://."
                 ));
             }
-            sts_config = sts_config.into_builder().endpoint_url(sts).build();
+            // The STS client reads AWS_ENDPOINT_URL(_STS) over the configuration's endpoint:
+            // without this, the environment would win over the flag.
+            sts_config = sts_config
+                .into_builder()
+                .endpoint_url(sts)
+                .service_config(NoServiceConfig)
+                .build();
         }
         let mut builder = AssumeRoleProvider::builder(role).session_name(ROLE_SESSION_NAME);
         if let Some(secs) = opts.iam_role_duration {
