@@ -16,6 +16,7 @@ pub mod json;
 pub mod limits;
 pub mod log;
 pub mod message;
+pub mod operator;
 pub mod pipeline;
 pub mod queue;
 pub mod regions;

@@ -3,7 +3,7 @@
 
 use crate::aws::{self, AwsOptions};
 use crate::bucket::{self, guardduty::GuardDuty, Bucket, Layout, ParseContext, TypeInfo};
-use crate::cli::Args;
+use crate::cli::{Args, Mode};
 use crate::exit::{code, fail};
 use crate::message::DiscardFilter;
 use crate::pipeline::window::ParseWindow;
@@ -26,18 +26,20 @@ use crate::wazuh::Installation;
 use anyhow::Result;
 use std::sync::Arc;
 
-/// One run.
+/// One run, or `--status` / `--check` for the operator.
 pub async fn run(args: Args) -> Result<()> {
-    args.validate()?;
-    if let Some(name) = &args.subscriber {
-        let subscriber = Subscriber::from_name(name).expect("the subscriber was validated");
-        return subscriber_run(&args, subscriber).await;
+    if args.status {
+        return crate::operator::status::run(&args);
     }
-    if let Some(name) = &args.service {
-        let service = Service::from_name(name).expect("the service was validated");
-        return service_run(&args, service).await;
+    let mode = args.validate()?;
+    if args.check {
+        return crate::operator::check::run(&args, &mode).await;
     }
-    bucket_run(&args).await
+    match mode {
+        Mode::Bucket { name, kind } => bucket_run(&args, name, kind).await,
+        Mode::Subscriber { kind, queue } => subscriber_run(&args, kind, &queue).await,
+        Mode::Service(service) => service_run(&args, service).await,
+    }
 }
 
 async fn service_run(args: &Args, service: Service) -> Result<()> {
@@ -63,11 +65,10 @@ async fn service_run(args: &Args, service: Service) -> Result<()> {
     result
 }
 
-async fn subscriber_run(args: &Args, subscriber: Subscriber) -> Result<()> {
+async fn subscriber_run(args: &Args, subscriber: Subscriber, name: &str) -> Result<()> {
     let install = Installation::locate(args.wazuh_root.clone());
     let clients = aws::build_clients(&aws_options(args)).await?;
     let sink = open_sink(args, &install)?;
-    let name = args.queue.as_deref().expect("the queue was validated");
     let queue = SqsQueue::open(clients.sqs(), name).await?;
     let discard = regex_discard_filter(args)?.map(Arc::new);
     let source = NotificationSource {
@@ -75,7 +76,7 @@ async fn subscriber_run(args: &Args, subscriber: Subscriber) -> Result<()> {
             shapes: subscriber.shapes(),
             skip_on_error: args.skip_on_error,
             workers: args.workers(),
-            dry_run: args.output.is_some() && !args.update_state,
+            dry_run: args.dry_run(),
             allowed: AllowedBuckets::parse(args.allowed_buckets.as_deref()),
         },
         queue,
@@ -98,10 +99,7 @@ async fn subscriber_run(args: &Args, subscriber: Subscriber) -> Result<()> {
     result
 }
 
-async fn bucket_run(args: &Args) -> Result<()> {
-    let bucket_name = args.bucket.clone().expect("clap requires a source");
-    let mut bucket_type =
-        bucket::for_type(&args.bucket_type, &args.trail_prefix).expect("the type was validated");
+async fn bucket_run(args: &Args, bucket_name: String, bucket_type: Arc<dyn Bucket>) -> Result<()> {
     let install = Installation::locate(args.wazuh_root.clone());
     let version = install.version()?;
     let clients = aws::build_clients(&aws_options(args)).await?;
@@ -115,26 +113,10 @@ async fn bucket_run(args: &Args) -> Result<()> {
     };
     let (_lock, state) = open_state(args, &install, &version, bucket_type.info(), &bucket_name)?;
     let sink = open_sink(args, &install)?;
-    if bucket_type.info().name == bucket::guardduty::NATIVE.name {
-        let lister = S3Lister {
-            s3: clients.s3.clone(),
-            bucket: bucket_name.clone(),
-        };
-        let native = aws_logs_has_folders(&lister, &args.trail_prefix).await?;
-        bucket_type = Arc::new(GuardDuty::from_layout(native));
-    }
-    let caller_account = match bucket_type.info().layout {
-        Layout::Prefix => Some(clients.caller_account().await?),
-        // D15: other accounts' flow-log ids come from their keys; without the caller's
-        // account every account is read as the reference does (described ids only).
-        _ if bucket_type.info().table_kind == TableKind::FlowLog => {
-            clients.caller_account().await.ok()
-        }
-        Layout::AwsLogs { .. } | Layout::ServiceFolders { .. } => None,
-    };
+    let (bucket_type, opts) = resolve_bucket(args, bucket_name, bucket_type, &clients).await?;
     let bytes_read = sink.summary.bytes_read.clone();
     let source = ListingSource {
-        opts: listing_options(args, bucket_name, bucket_type.as_ref(), caller_account),
+        opts,
         bucket: bucket_type.clone(),
         run: Arc::new(RunContext {
             s3: clients.s3.clone(),
@@ -159,6 +141,35 @@ async fn bucket_run(args: &Args) -> Result<()> {
     result
 }
 
+/// The type as the bucket shows it (GuardDuty's layout probe), and the listing options with
+/// the caller's account where the layout needs it.
+pub async fn resolve_bucket(
+    args: &Args,
+    bucket_name: String,
+    mut bucket_type: Arc<dyn Bucket>,
+    clients: &aws::Clients,
+) -> Result<(Arc<dyn Bucket>, ListingOptions)> {
+    if bucket_type.info().name == bucket::guardduty::NATIVE.name {
+        let lister = S3Lister {
+            s3: clients.s3.clone(),
+            bucket: bucket_name.clone(),
+        };
+        let native = aws_logs_has_folders(&lister, &args.trail_prefix).await?;
+        bucket_type = Arc::new(GuardDuty::from_layout(native));
+    }
+    let caller_account = match bucket_type.info().layout {
+        Layout::Prefix => Some(clients.caller_account().await?),
+        // D15: other accounts' flow-log ids come from their keys; without the caller's
+        // account every account is read as the reference does (described ids only).
+        _ if bucket_type.info().table_kind == TableKind::FlowLog => {
+            clients.caller_account().await.ok()
+        }
+        Layout::AwsLogs { .. } | Layout::ServiceFolders { .. } => None,
+    };
+    let opts = listing_options(args, bucket_name, bucket_type.as_ref(), caller_account);
+    Ok((bucket_type, opts))
+}
+
 /// The run lock and the state file; a dry run takes no lock and opens the state read-only.
 fn open_state(
     args: &Args,
@@ -167,7 +178,7 @@ fn open_state(
     info: &TypeInfo,
     bucket: &str,
 ) -> Result<(Option<std::fs::File>, State)> {
-    if args.output.is_some() && !args.update_state {
+    if args.dry_run() {
         let state = State::open_read_only(&install.state_db(), info.table, info.table_kind)?;
         return Ok((None, state));
     }
@@ -179,7 +190,7 @@ fn open_state(
 }
 
 /// The Wazuh queue socket, paced to what reads it, or the `--output` file.
-fn open_sink(args: &Args, install: &Installation) -> Result<Sink> {
+pub fn open_sink(args: &Args, install: &Installation) -> Result<Sink> {
     let (output, consumer) = match &args.output {
         Some(path) => (
             Output::to_path(path)?,
@@ -198,7 +209,7 @@ fn open_sink(args: &Args, install: &Installation) -> Result<Sink> {
     Ok(Sink::paced(output, consumer, args.max_eps))
 }
 
-fn aws_options(args: &Args) -> AwsOptions {
+pub fn aws_options(args: &Args) -> AwsOptions {
     AwsOptions {
         profile: args.aws_profile.clone(),
         access_key: args.access_key.clone(),
@@ -227,6 +238,7 @@ fn listing_options(
         },
         markers: MarkerOptions {
             only_logs_after: args.only_logs_after,
+            only_logs_before: args.only_logs_before,
             today: chrono::Utc::now().date_naive(),
             reparse: args.reparse,
         },

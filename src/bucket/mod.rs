@@ -214,6 +214,21 @@ pub fn for_type(name: &str, prefix: &str) -> Option<Arc<dyn Bucket>> {
     })
 }
 
+/// Every type's name, state table and scope columns, each table once, in `TYPE_NAMES` order.
+pub fn tables() -> Vec<(&'static str, &'static str, TableKind)> {
+    let mut tables: Vec<(&'static str, &'static str, TableKind)> = Vec::new();
+    for info in TYPE_NAMES
+        .iter()
+        .filter_map(|n| for_type(n, ""))
+        .map(|t| t.info())
+    {
+        if !tables.iter().any(|(_, table, _)| *table == info.table) {
+            tables.push((info.name, info.table, info.table_kind));
+        }
+    }
+    tables
+}
+
 /// `PREFIX/YYYY/MM/DD/...`: the date folder that must follow a custom prefix directly.
 pub fn slash_date() -> &'static Regex {
     static RE: OnceLock<Regex> = OnceLock::new();

@@ -5,10 +5,12 @@
 //! flags (`-df`, `-sr`, ...); clap would read `-df` as `-d f`, so [`normalize_argv`] rewrites
 //! them to their long form before clap sees them.
 
+pub mod mode;
 pub mod values;
 
 use chrono::NaiveDate;
 use clap::{ArgGroup, Parser};
+pub use mode::Mode;
 use std::path::PathBuf;
 pub use values::*;
 
@@ -29,28 +31,33 @@ const CREDENTIALS_URL: &str =
         CloudWatch Logs streams or Inspector v2 findings.\n\n\
         A drop-in replacement for <wazuh>/wodles/aws/aws-s3: same flags, messages, state file and \
         exit codes.",
-    group(ArgGroup::new("source").required(true).args(["bucket", "service", "subscriber"])),
+    // `--status` stands in for a source: it reads every state file, narrowed by the others.
+    group(ArgGroup::new("source").required(true).multiple(true).args(["bucket", "service", "subscriber", "status"])),
 )]
 pub struct Args {
     /// S3 bucket containing the AWS logs (S3 bucket-name rules apply).
-    #[arg(short = 'b', long = "bucket", value_name = "NAME", value_parser = valid_bucket_name, help_heading = "Source")]
+    #[arg(short = 'b', long = "bucket", value_name = "NAME", value_parser = valid_bucket_name, conflicts_with_all = ["service", "subscriber"], help_heading = "Source")]
     pub bucket: Option<String>,
 
-    /// Bucket type: cloudtrail, vpcflow, config, custom, guardduty, cisco_umbrella, waf, alb,
-    /// clb, nlb or server_access (case-insensitive).
+    /// Bucket type: cloudtrail (the default), vpcflow, config, custom, guardduty,
+    /// cisco_umbrella, waf, alb, clb, nlb or server_access (case-insensitive).
     #[arg(
         short = 't',
         long = "type",
         value_name = "TYPE",
-        default_value = "cloudtrail",
         help_heading = "Source"
     )]
-    pub bucket_type: String,
+    pub bucket_type: Option<String>,
 
     /// Read an AWS service instead of a bucket: cloudwatchlogs (the streams of
     /// --aws_log_groups) or inspector (Inspector v2 findings). Progress is kept in
     /// <wazuh>/wodles/aws/aws_services.db. Short form: -sr.
-    #[arg(long = "service", value_name = "SERVICE", help_heading = "Source")]
+    #[arg(
+        long = "service",
+        value_name = "SERVICE",
+        conflicts_with = "subscriber",
+        help_heading = "Source"
+    )]
     pub service: Option<String>,
 
     /// Read the objects that S3 event notifications in an SQS queue name, instead of listing a
@@ -172,6 +179,13 @@ pub struct Args {
     #[arg(short = 's', long = "only_logs_after", value_name = "DATE", value_parser = valid_date, help_heading = "Selection")]
     pub only_logs_after: Option<NaiveDate>,
 
+    /// Only read logs up to this date (inclusive), format YYYY-MMM-DD: objects whose key
+    /// dates a later day and CloudWatch events or Inspector findings after that day are left
+    /// for a later run. With --reparse and --only_logs_after, replays a closed window without
+    /// touching anything newer.
+    #[arg(long = "only_logs_before", value_name = "DATE", value_parser = valid_date, help_heading = "Selection")]
+    pub only_logs_before: Option<NaiveDate>,
+
     /// Only read these regions: comma list (e.g. us-east-1,eu-west-1). Default: every region
     /// folder found for each account; for --service, the profile's region in ~/.aws/config,
     /// else every region the service has.
@@ -272,6 +286,25 @@ pub struct Args {
     )]
     pub queue_socket: Option<PathBuf>,
 
+    /// Try everything the run with these flags would need, without sending an event or
+    /// changing a file: credentials and role, the bucket (region, listing, the newest object
+    /// read and decompressed), the queue or the service, the Wazuh queue socket and its
+    /// reader, the state file, the clock. One line per check (ok, FAILED with its likely
+    /// cause and fix, or skipped); exit 0 when nothing FAILED, else 1.
+    #[arg(long = "check", conflicts_with = "status", help_heading = "Operator")]
+    pub check: bool,
+
+    /// Print what the state files hold, without calling AWS: per bucket, type, account and
+    /// region the objects recorded, the newest key and its date, the lag behind today and
+    /// when an object was last recorded; CloudWatch stream positions; Inspector scans.
+    /// Narrowed by --bucket, --type, --aws_account_id, --regions and --service.
+    #[arg(long = "status", help_heading = "Operator")]
+    pub status: bool,
+
+    /// With --status or --check, print one JSON object per line instead of text.
+    #[arg(long = "json", help_heading = "Operator")]
+    pub json: bool,
+
     /// Wazuh installation folder. Default: the folder above `wodles` in this program's path,
     /// else /var/ossec. Also read from the WAZUH_ROOT environment variable.
     #[arg(
@@ -300,9 +333,20 @@ impl Args {
         }
     }
 
+    /// `--type`, or the reference's default.
+    pub fn bucket_type(&self) -> &str {
+        self.bucket_type.as_deref().unwrap_or("cloudtrail")
+    }
+
+    /// `--output` without `--update_state`: nothing reaches Wazuh or the state files.
+    pub fn dry_run(&self) -> bool {
+        self.output.is_some() && !self.update_state
+    }
+
     /// Rules that argparse checks after parsing, with the reference's wording and in its
-    /// order: the role duration, then (bucket runs) the type and the regions.
-    pub fn validate(&self) -> anyhow::Result<()> {
+    /// order: the role duration, then (bucket runs) the type and the regions. Returns the
+    /// mode they describe.
+    pub fn validate(&self) -> anyhow::Result<Mode> {
         use crate::exit::{code, fail, Failure};
         if self.iam_role_duration.is_some() && self.iam_role_arn.is_none() {
             return Err(fail(
@@ -310,51 +354,71 @@ impl Args {
                 "Unknown error: Used --iam_role_duration argument but no --iam_role_arn provided.",
             ));
         }
+        if let (Some(after), Some(before)) = (self.only_logs_after, self.only_logs_before) {
+            if before < after {
+                return Err(fail(
+                    code::SIGINT_OR_BAD_ARGS,
+                    format!(
+                        "--only_logs_before ({}) is earlier than --only_logs_after ({}): the \
+                         window would be empty.",
+                        before.format("%Y-%b-%d").to_string().to_uppercase(),
+                        after.format("%Y-%b-%d").to_string().to_uppercase()
+                    ),
+                ));
+            }
+        }
         if let Some(name) = &self.subscriber {
             return self.validate_subscriber(name);
         }
         if let Some(name) = &self.service {
-            if !matches!(name.to_lowercase().as_str(), "cloudwatchlogs" | "inspector") {
-                return Err(fail(code::INVALID_TYPE, "Invalid type of service"));
-            }
-            return Ok(());
+            return match crate::service::Service::from_name(name) {
+                Some(service) => Ok(Mode::Service(service)),
+                None => Err(fail(code::INVALID_TYPE, "Invalid type of service")),
+            };
         }
-        if crate::bucket::for_type(&self.bucket_type, &self.trail_prefix).is_none() {
+        let Some(kind) = crate::bucket::for_type(self.bucket_type(), &self.trail_prefix) else {
             return Err(fail(code::INVALID_TYPE, "Invalid type of bucket"));
-        }
+        };
         for region in self.regions.iter().flat_map(|l| l.0.iter()) {
             if !crate::regions::is_known(region) {
                 crate::debug!(1, "+++ ERROR: Invalid region '{region}'");
                 return Err(Failure::silent(code::INVALID_REGION).into());
             }
         }
-        Ok(())
+        let Some(name) = self.bucket.clone() else {
+            return Err(fail(
+                code::SIGINT_OR_BAD_ARGS,
+                "One of --bucket, --service or --subscriber is needed.",
+            ));
+        };
+        Ok(Mode::Bucket { name, kind })
     }
 
     /// The subscriber's name and the flags it needs (kept 28).
-    fn validate_subscriber(&self, name: &str) -> anyhow::Result<()> {
+    fn validate_subscriber(&self, name: &str) -> anyhow::Result<Mode> {
         use crate::exit::{code, fail};
         use crate::subscriber::Subscriber;
         let missing = |flag: &str, exit: i32| {
             fail(exit, format!("Used a subscriber but no --{flag} provided."))
         };
-        match Subscriber::from_name(name) {
-            None => Err(fail(code::INVALID_TYPE, "Invalid type of subscriber")),
-            Some(Subscriber::SecurityLake) => {
+        let kind = Subscriber::from_name(name)
+            .ok_or_else(|| fail(code::INVALID_TYPE, "Invalid type of subscriber"))?;
+        let exit = match kind {
+            Subscriber::SecurityLake => {
                 if self.iam_role_arn.is_none() {
                     return Err(missing("iam_role_arn", code::SQS_ERROR));
                 }
-                if self.queue.is_none() {
-                    return Err(missing("queue", code::SQS_ERROR));
-                }
-                if self.external_id.is_none() {
-                    return Err(missing("external_id", code::SQS_ERROR));
-                }
-                Ok(())
+                code::SQS_ERROR
             }
-            Some(_) if self.queue.is_none() => Err(missing("queue", code::INVALID_TYPE)),
-            Some(_) => Ok(()),
+            _ => code::INVALID_TYPE,
+        };
+        let Some(queue) = self.queue.clone() else {
+            return Err(missing("queue", exit));
+        };
+        if kind == Subscriber::SecurityLake && self.external_id.is_none() {
+            return Err(missing("external_id", exit));
         }
+        Ok(Mode::Subscriber { kind, queue })
     }
 
     /// The arguments for a debug line, secrets masked.
@@ -432,7 +496,7 @@ mod tests {
         assert_eq!(a.service_endpoint.as_deref(), Some("https://s3.example"));
         assert_eq!(a.iam_role_duration, Some(900));
         assert_eq!(a.debug, 0);
-        assert_eq!(a.bucket_type, "cloudtrail");
+        assert_eq!(a.bucket_type(), "cloudtrail");
     }
 
     #[test]
@@ -440,6 +504,36 @@ mod tests {
         assert!(parse(&["-t", "cloudtrail"]).is_err());
         assert!(parse(&["-b", "abc", "-sr", "inspector"]).is_err());
         assert!(parse(&["-sr", "inspector"]).is_ok());
+        assert!(parse(&["-sb", "buckets", "-sr", "inspector"]).is_err());
+        // --status reads every state file, narrowed by a source when one is given.
+        assert!(parse(&["--status"]).is_ok());
+        assert!(parse(&["--status", "-b", "abc", "-t", "config"]).is_ok());
+        assert!(parse(&["--status", "--check", "-b", "abc"]).is_err());
+    }
+
+    #[test]
+    fn a_window_that_ends_before_it_starts_is_refused() {
+        let a = parse(&[
+            "-b",
+            "abc",
+            "-s",
+            "2024-MAR-05",
+            "--only_logs_before",
+            "2024-MAR-04",
+        ])
+        .unwrap();
+        let err = a.validate().unwrap_err();
+        assert_eq!(crate::exit::report(&err), 2);
+        let a = parse(&[
+            "-b",
+            "abc",
+            "-s",
+            "2024-MAR-05",
+            "--only_logs_before",
+            "2024-MAR-05",
+        ])
+        .unwrap();
+        assert!(matches!(a.validate().unwrap(), Mode::Bucket { .. }));
     }
 
     #[test]

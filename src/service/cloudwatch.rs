@@ -91,7 +91,13 @@ impl CloudWatchRegion<'_> {
                     self.opts.reparse,
                 );
                 let seen = (plan.before.as_ref().map(Seen::new), Seen::new(&plan.main));
-                let rx = fetch(self.logs.clone(), group.to_string(), stream.clone(), plan);
+                let rx = fetch(
+                    self.logs.clone(),
+                    group.to_string(),
+                    stream.clone(),
+                    plan,
+                    self.opts.window_end_ms,
+                );
                 ahead.push_back(Fetching {
                     stream,
                     stored,
@@ -124,7 +130,12 @@ impl CloudWatchRegion<'_> {
         self.sink.send(batch).await?;
         // The position moves only past events Wazuh kept.
         self.sink.confirm_all().await?;
-        let row = position::merge(stored.as_ref(), before.as_ref(), &main);
+        let mut row = position::merge(stored.as_ref(), before.as_ref(), &main);
+        if self.opts.window_end_ms.is_some() {
+            // A token of a read cut at the window's end is not one to continue without it:
+            // the next run goes on from the stored end time instead.
+            row.token = None;
+        }
         debug!(
             2,
             "Saving data for log group \"{group}\" and log stream \"{stream}\": {row:?}"
@@ -262,6 +273,7 @@ fn fetch(
     group: String,
     stream: String,
     plan: position::Plan,
+    window_end: Option<i64>,
 ) -> mpsc::Receiver<Result<Page>> {
     let (tx, rx) = mpsc::channel(2);
     tokio::spawn(async move {
@@ -271,7 +283,11 @@ fn fetch(
             .into_iter()
             .chain([(false, plan.main)]);
         for (is_before, read) in reads {
-            match read_events(&logs, &group, &stream, &read, is_before, &tx).await {
+            let result = match position::clamp(&read, window_end) {
+                Some(read) => read_events(&logs, &group, &stream, &read, is_before, &tx).await,
+                None => Ok(read.token.clone()),
+            };
+            match result {
                 Ok(token) => {
                     if tx.send(Ok(Page::Done(is_before, token))).await.is_err() {
                         return;

@@ -87,7 +87,13 @@ impl InspectorRegion<'_> {
         if let Some(after) = self.opts.only_logs_after {
             from = from.max(after.and_hms_opt(0, 0, 0).expect("midnight"));
         }
-        let now = Utc::now().naive_utc();
+        // `--only_logs_before` ends the window at the last second of its day.
+        let now = match self.opts.window_end_ms {
+            Some(end) => DateTime::from_timestamp_millis(end - 1000)
+                .map_or(Utc::now(), |last| last.min(Utc::now()))
+                .naive_utc(),
+            None => Utc::now().naive_utc(),
+        };
         debug!(
             2,
             "+++ Attempting to fetch Inspector V2 findings from {from}"

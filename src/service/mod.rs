@@ -60,6 +60,8 @@ pub struct ServiceOptions {
     pub first_day: NaiveDate,
     pub first_ms: i64,
     pub only_logs_after_ms: Option<i64>,
+    /// `--only_logs_before`: the first instant after the window (00:00 UTC of the next day).
+    pub window_end_ms: Option<i64>,
     /// S1: only with `--discard-regex`.
     pub discard: Option<DiscardFilter>,
     /// `--output` without `--update_state`: nothing is written to the state file.
@@ -90,8 +92,12 @@ impl ServiceOptions {
             first_day,
             first_ms: midnight_ms(first_day),
             only_logs_after_ms: args.only_logs_after.map(midnight_ms),
+            window_end_ms: args
+                .only_logs_before
+                .and_then(|d| d.succ_opt())
+                .map(midnight_ms),
             discard,
-            dry_run: args.output.is_some() && !args.update_state,
+            dry_run: args.dry_run(),
         }
     }
 }

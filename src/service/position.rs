@@ -62,6 +62,21 @@ pub fn plan(
     Plan { before, main }
 }
 
+/// `read` ended at `window_end` (exclusive, `--only_logs_before`); `None` when the whole read
+/// lies after it. What is stored after the read is unaffected: only events seen move it.
+pub fn clamp(read: &Read, window_end: Option<i64>) -> Option<Read> {
+    let Some(window_end) = window_end else {
+        return Some(read.clone());
+    };
+    if read.start >= window_end {
+        return None;
+    }
+    Some(Read {
+        end: Some(read.end.map_or(window_end, |end| end.min(window_end))),
+        ..read.clone()
+    })
+}
+
 /// What one read saw: its last forward token and the span of the events it sent (starting
 /// from the read's own window, as the reference does).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -249,5 +264,24 @@ mod tests {
         main.event(DAY + 50);
         let merged = merge(Some(&stored), None, &main);
         assert_eq!((merged.start, merged.end), (Some(DAY + 50), Some(DAY + 50)));
+    }
+
+    #[test]
+    fn a_window_end_cuts_reads_and_drops_those_after_it() {
+        let read = |start, end| Read {
+            token: None,
+            start,
+            end,
+        };
+        assert_eq!(clamp(&read(DAY, None), None), Some(read(DAY, None)));
+        assert_eq!(
+            clamp(&read(DAY, None), Some(DAY + 10)),
+            Some(read(DAY, Some(DAY + 10)))
+        );
+        assert_eq!(
+            clamp(&read(DAY, Some(DAY + 5)), Some(DAY + 10)),
+            Some(read(DAY, Some(DAY + 5)))
+        );
+        assert_eq!(clamp(&read(DAY + 10, None), Some(DAY + 10)), None);
     }
 }

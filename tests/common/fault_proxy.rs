@@ -15,6 +15,9 @@ pub enum Fault {
     Error(u16, &'static str),
     /// A JSON-protocol error (CloudWatch Logs, SQS) with this status and `__type`.
     JsonError(u16, &'static str),
+    /// This XML document with this status, as AWS words a refusal (an S3 `<Error>` with its
+    /// message, an STS `<ErrorResponse>`).
+    Document(u16, &'static str),
     /// Close the connection without an answer.
     Reset,
     /// Forward, but cut the body in half and close.
@@ -125,6 +128,14 @@ fn serve(
             write!(
                 client,
                 "HTTP/1.1 {status} Injected\r\nContent-Type: application/xml\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{doc}",
+                doc.len()
+            )?;
+            return Ok(());
+        }
+        Fault::Document(status, doc) => {
+            write!(
+                client,
+                "HTTP/1.1 {status} Injected\r\nContent-Type: text/xml\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{doc}",
                 doc.len()
             )?;
             return Ok(());

@@ -6,10 +6,12 @@ use chrono::{Duration, NaiveDate};
 use regex::Regex;
 use std::sync::OnceLock;
 
-/// What the run says about where to start.
+/// What the run says about where to start (and, with `--only_logs_before`, to stop).
 #[derive(Debug, Clone, Copy)]
 pub struct MarkerOptions {
     pub only_logs_after: Option<NaiveDate>,
+    /// The last day read; see [`super::until`].
+    pub only_logs_before: Option<NaiveDate>,
     /// The start date when neither the state nor `--only_logs_after` gives one.
     pub today: NaiveDate,
     pub reparse: bool,
@@ -109,6 +111,7 @@ mod tests {
     fn opts(only_logs_after: Option<NaiveDate>, reparse: bool) -> MarkerOptions {
         MarkerOptions {
             only_logs_after,
+            only_logs_before: None,
             today: day(2024, 6, 20),
             reparse,
         }

@@ -12,6 +12,7 @@ pub mod discovery;
 pub mod geometry;
 pub mod marker;
 pub mod paginator;
+pub mod until;
 
 use crate::aws::{classify, AwsError, Clients};
 use crate::bucket::{Bucket, Layout, Listed};
@@ -63,6 +64,72 @@ type PageResult = std::result::Result<paginator::Page, AwsError>;
 /// Objects started and not yet delivered, oldest first, with their listing.
 type InFlight = VecDeque<(Arc<Listing>, Listed, Job)>;
 
+/// The run's listings (accounts, regions and flow logs found in the bucket, or the one
+/// prefix of a custom layout) and the key each starts after. Markers come from the state
+/// before anything is read: reading one listing never changes another's marker, so the
+/// listings can be fetched ahead. `accounts` come from [`discover_accounts`].
+pub async fn plan(
+    lister: &S3Lister,
+    clients: &Clients,
+    opts: &ListingOptions,
+    bucket: &dyn Bucket,
+    state: &State,
+    accounts: Option<Accounts>,
+) -> Result<Vec<(Listing, String)>> {
+    let info = bucket.info();
+    let listings = match accounts {
+        Some(accounts) => {
+            let flows = discovery::OtherAccountFlows {
+                caller: opts.caller_account.clone(),
+                markers: opts.markers,
+                state,
+            };
+            discovery::aws_logs_listings(
+                lister,
+                clients,
+                &opts.geometry,
+                accounts,
+                opts.regions.clone(),
+                &flows,
+            )
+            .await?
+        }
+        None => {
+            let account = opts.caller_account.clone().unwrap_or_default();
+            vec![opts.geometry.listing(&account, None, None)]
+        }
+    };
+    let mut planned = Vec::with_capacity(listings.len());
+    for listing in listings {
+        let last = if opts.markers.reparse {
+            None
+        } else {
+            let like = marker::recorded_keys_like(info, &listing.prefix, &opts.geometry.prefix);
+            state.last_key(&listing.state, &like)?
+        };
+        let start = marker::start_after(info, &listing.prefix, last.as_deref(), opts.markers);
+        planned.push((listing, start));
+    }
+    Ok(planned)
+}
+
+/// The accounts of a layout that has them: given, or listed from now on (the listing goes out
+/// while the bucket is checked).
+pub fn discover_accounts(
+    lister: &S3Lister,
+    opts: &ListingOptions,
+    bucket: &dyn Bucket,
+) -> Option<Accounts> {
+    match bucket.info().layout {
+        Layout::AwsLogs { .. } | Layout::ServiceFolders { .. } => Some(Accounts::given_or_list(
+            opts.accounts.clone(),
+            lister,
+            &opts.geometry,
+        )),
+        Layout::Prefix => None,
+    }
+}
+
 impl ListingSource<'_> {
     fn bucket(&self) -> &dyn Bucket {
         self.bucket.as_ref()
@@ -88,47 +155,23 @@ impl ListingSource<'_> {
 
     async fn read_all(&mut self) -> Result<()> {
         let lister = self.lister();
-        let accounts = match self.bucket().info().layout {
-            Layout::AwsLogs { .. } | Layout::ServiceFolders { .. } => Some(
-                Accounts::given_or_list(self.opts.accounts.clone(), &lister, &self.opts.geometry),
-            ),
-            Layout::Prefix => None,
-        };
+        let accounts = discover_accounts(&lister, &self.opts, self.bucket());
         discovery::check_bucket(&lister, &self.opts.geometry).await?;
         self.state.ensure_table()?;
-        let listings = match accounts {
-            Some(accounts) => {
-                let regions = self.opts.regions.clone();
-                let flows = discovery::OtherAccountFlows {
-                    caller: self.opts.caller_account.clone(),
-                    markers: self.opts.markers,
-                    state: &self.state,
-                };
-                discovery::aws_logs_listings(
-                    &lister,
-                    self.clients,
-                    &self.opts.geometry,
-                    accounts,
-                    regions,
-                    &flows,
-                )
-                .await?
-            }
-            None => {
-                if let Some(notice) = self.bucket().info().notice {
-                    crate::log::plain(notice);
-                }
-                let account = self.opts.caller_account.clone().unwrap_or_default();
-                vec![self.opts.geometry.listing(&account, None, None)]
-            }
-        };
-        // Markers come from the state before anything is read: reading one listing never
-        // changes another's marker, so the listings can be fetched ahead.
-        let mut planned = Vec::with_capacity(listings.len());
-        for listing in listings {
-            let marker = self.start_after(&listing)?;
-            planned.push((listing, marker));
+        if let (Layout::Prefix, Some(notice)) =
+            (self.bucket().info().layout, self.bucket().info().notice)
+        {
+            crate::log::plain(notice);
         }
+        let planned = plan(
+            &lister,
+            self.clients,
+            &self.opts,
+            self.bucket(),
+            &self.state,
+            accounts,
+        )
+        .await?;
         let mut ahead: VecDeque<(Arc<Listing>, String, mpsc::Receiver<PageResult>)> =
             VecDeque::new();
         let mut planned = planned.into_iter();
@@ -159,23 +202,6 @@ impl ListingSource<'_> {
             self.trim(listing);
         }
         Ok(())
-    }
-
-    fn start_after(&self, listing: &Listing) -> Result<String> {
-        let info = self.bucket().info();
-        let last = if self.opts.markers.reparse {
-            None
-        } else {
-            let like =
-                marker::recorded_keys_like(info, &listing.prefix, &self.opts.geometry.prefix);
-            self.state.last_key(&listing.state, &like)?
-        };
-        Ok(marker::start_after(
-            info,
-            &listing.prefix,
-            last.as_deref(),
-            self.opts.markers,
-        ))
     }
 
     /// List a prefix page by page in the background, one page ahead of the reader.
@@ -262,9 +288,29 @@ impl ListingSource<'_> {
                 break;
             }
             let mut started = 0;
+            let mut window_closed = false;
             let only_logs_after = self.opts.markers.only_logs_after;
             for object in self.bucket().arrange_page(page.objects, only_logs_after) {
                 self.sink.summary.objects_listed += 1;
+                match until::judge(
+                    self.bucket().info(),
+                    &object,
+                    self.opts.markers.only_logs_before,
+                ) {
+                    until::Verdict::Read => {}
+                    until::Verdict::Skip => {
+                        debug!(
+                            3,
+                            "++ Skipping file after --only_logs_before: {}", object.key
+                        );
+                        continue;
+                    }
+                    until::Verdict::Stop => {
+                        debug!(2, "+++ Reached --only_logs_before at {}", object.key);
+                        window_closed = true;
+                        break;
+                    }
+                }
                 if !self.is_new(listing, &object.key)? {
                     continue;
                 }
@@ -280,6 +326,9 @@ impl ListingSource<'_> {
             }
             if started == 0 {
                 self.no_logs(listing);
+            }
+            if window_closed {
+                break;
             }
         }
         Ok(())
