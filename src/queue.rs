@@ -325,28 +325,33 @@ pub enum Output {
     Lines(Box<dyn std::io::Write + Send>),
 }
 
+/// What `--output` names, for lines: stdout for `-`, else the file, appended to.
+pub fn open_output(path: &Path) -> Result<Box<dyn Write + Send>> {
+    if path == Path::new("-") {
+        return Ok(Box::new(std::io::stdout()));
+    }
+    use std::os::unix::fs::OpenOptionsExt;
+    // The messages are the logs themselves: for the owner only, and never written through a
+    // link planted where the file should be.
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .mode(0o600)
+        .custom_flags(libc::O_NOFOLLOW)
+        .open(path)
+        .map_err(|e| {
+            fail(
+                code::WAZUH_SEND,
+                format!("Cannot open --output file {}: {e}", path.display()),
+            )
+        })?;
+    Ok(Box::new(std::io::BufWriter::new(file)))
+}
+
 impl Output {
     /// The file (or stdout for `-`) that `--output` names.
     pub fn to_path(path: &Path) -> Result<Output> {
-        if path == Path::new("-") {
-            return Ok(Output::Lines(Box::new(std::io::stdout())));
-        }
-        use std::os::unix::fs::OpenOptionsExt;
-        // The messages are the logs themselves: for the owner only, and never written
-        // through a link planted where the file should be.
-        let file = std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .mode(0o600)
-            .custom_flags(libc::O_NOFOLLOW)
-            .open(path)
-            .map_err(|e| {
-                fail(
-                    code::WAZUH_SEND,
-                    format!("Cannot open --output file {}: {e}", path.display()),
-                )
-            })?;
-        Ok(Output::Lines(Box::new(std::io::BufWriter::new(file))))
+        Ok(Output::Lines(open_output(path)?))
     }
 
     /// Send the datagrams in order. Returns how many were sent (the others were too large

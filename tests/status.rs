@@ -78,6 +78,19 @@ async fn our_state_file_is_reported_per_scope_and_narrowed_by_the_flags() {
         "{east}"
     );
 
+    // --output gives the same JSON lines, to stdout or into a file.
+    let run = wazuh.run(&["--status", "--output", "-"]);
+    assert_eq!(run.code, 0, "{}", run.stdout);
+    assert_eq!(json_lines(&run.stdout), records);
+    let file = wazuh.dir.path().join("status.jsonl");
+    let run = wazuh.run(&["--status", "--output", file.to_str().unwrap()]);
+    assert_eq!(run.code, 0, "{}", run.stdout);
+    assert!(run.stdout.is_empty(), "{}", run.stdout);
+    assert_eq!(
+        json_lines(&std::fs::read_to_string(&file).unwrap()),
+        records
+    );
+
     // Narrowed: by region, by type, by bucket.
     let run = wazuh.run(&["--status", "--json", "--regions", "eu-west-1"]);
     let scopes = json_lines(&run.stdout);

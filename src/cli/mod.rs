@@ -297,7 +297,8 @@ pub struct Args {
     /// Print what the state files hold, without calling AWS: per bucket, type, account and
     /// region the objects recorded, the newest key and its date, the lag behind today and
     /// when an object was last recorded; CloudWatch stream positions; Inspector scans.
-    /// Narrowed by --bucket, --type, --aws_account_id, --regions and --service.
+    /// Narrowed by --bucket, --type, --aws_account_id, --regions and --service; with --json
+    /// (or --output FILE, '-' for stdout) as JSON lines.
     #[arg(long = "status", help_heading = "Operator")]
     pub status: bool,
 

@@ -9,20 +9,29 @@ use std::io::Write;
 /// Text for a person or JSON lines for a script; every line escaped, as everything we print.
 pub struct Printer {
     json: bool,
-    out: std::io::Stdout,
+    out: Box<dyn Write + Send>,
 }
 
 impl Printer {
+    /// To stdout, as text or (`json`) JSON lines.
     pub fn new(json: bool) -> Self {
         Printer {
             json,
-            out: std::io::stdout(),
+            out: Box::new(std::io::stdout()),
         }
+    }
+
+    /// JSON lines into what `--output` names.
+    pub fn json_to(path: &std::path::Path) -> anyhow::Result<Self> {
+        Ok(Printer {
+            json: true,
+            out: crate::queue::open_output(path)?,
+        })
     }
 
     fn print(&mut self, line: &str) {
         let line = crate::log::redact(line);
-        let _ = writeln!(self.out.lock(), "{}", crate::log::escape(&line));
+        let _ = writeln!(self.out, "{}", crate::log::escape(&line));
     }
 
     /// A line of its own in either form.
@@ -74,5 +83,11 @@ impl Printer {
             }
             self.print(&line);
         }
+    }
+}
+
+impl Drop for Printer {
+    fn drop(&mut self) {
+        let _ = self.out.flush();
     }
 }

@@ -58,7 +58,11 @@ pub fn run(args: &Args) -> Result<()> {
         regions: args.regions.as_ref().map(|l| l.0.as_slice()),
         service: args.service.as_ref().map(|s| s.to_lowercase()),
     };
-    let mut out = Printer::new(args.json);
+    // JSON lines with --json on stdout, or into --output (FILE or -), as the contract has it.
+    let mut out = match &args.output {
+        Some(path) => Printer::json_to(path)?,
+        None => Printer::new(args.json),
+    };
     let now = Utc::now();
     if filter.buckets() {
         buckets(&install.state_db(), &filter, now, &mut out)?;
