@@ -17,6 +17,7 @@ pub mod limits;
 pub mod log;
 pub mod message;
 pub mod operator;
+pub mod options;
 pub mod pipeline;
 pub mod queue;
 pub mod regions;

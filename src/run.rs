@@ -1,26 +1,21 @@
 //! One run, from validated arguments to a source, in the reference's order of checks (which
 //! decides what exists on disk when a run fails early).
 
-use crate::aws::{self, AwsOptions};
-use crate::bucket::{self, guardduty::GuardDuty, Bucket, Layout, ParseContext, TypeInfo};
+use crate::aws;
+use crate::bucket::{Bucket, ParseContext, TypeInfo};
 use crate::cli::{Args, Mode};
-use crate::exit::{code, fail};
-use crate::message::DiscardFilter;
+use crate::options;
 use crate::pipeline::window::ParseWindow;
 use crate::pipeline::RunContext;
 use crate::queue::{Output, Queue};
 use crate::service::db::ServicesDb;
-use crate::service::{Service, ServiceOptions};
+use crate::service::Service;
 use crate::sink::consumer::Consumer;
 use crate::sink::Sink;
-use crate::source::listing::discovery::aws_logs_has_folders;
-use crate::source::listing::geometry::Geometry;
-use crate::source::listing::marker::MarkerOptions;
-use crate::source::listing::paginator::S3Lister;
-use crate::source::listing::{ListingOptions, ListingSource};
+use crate::source::listing::ListingSource;
 use crate::source::sqs::queue::SqsQueue;
 use crate::source::sqs::{AllowedBuckets, NotificationOptions, NotificationSource};
-use crate::state::{State, TableKind};
+use crate::state::State;
 use crate::subscriber::Subscriber;
 use crate::wazuh::Installation;
 use anyhow::Result;
@@ -45,13 +40,13 @@ pub async fn run(args: Args) -> Result<()> {
 async fn service_run(args: &Args, service: Service) -> Result<()> {
     let install = Installation::locate(args.wazuh_root.clone());
     let version = install.version()?;
-    let clients = aws::build_clients(&aws_options(args)).await?;
+    let clients = aws::build_clients(&options::aws_options(args)).await?;
     let regions = crate::service::regions(
         service,
         args.regions.as_ref().map(|l| l.0.as_slice()),
         aws::config_region(args.aws_profile.as_deref()),
     );
-    let opts = ServiceOptions::new(args, regex_discard_filter(args)?);
+    let opts = options::service_options(args, options::regex_discard_filter(args)?);
     let path = install.services_db();
     let open_db = || match opts.dry_run {
         true => ServicesDb::open_dry(&path),
@@ -67,14 +62,13 @@ async fn service_run(args: &Args, service: Service) -> Result<()> {
 
 async fn subscriber_run(args: &Args, subscriber: Subscriber, name: &str) -> Result<()> {
     let install = Installation::locate(args.wazuh_root.clone());
-    let clients = aws::build_clients(&aws_options(args)).await?;
+    let clients = aws::build_clients(&options::aws_options(args)).await?;
     let sink = open_sink(args, &install)?;
     let queue = SqsQueue::open(clients.sqs(), name).await?;
-    let discard = regex_discard_filter(args)?.map(Arc::new);
+    let discard = options::regex_discard_filter(args)?.map(Arc::new);
     let source = NotificationSource {
         opts: NotificationOptions {
             shapes: subscriber.shapes(),
-            skip_on_error: args.skip_on_error,
             workers: args.workers(),
             dry_run: args.dry_run(),
             allowed: AllowedBuckets::parse(args.allowed_buckets.as_deref()),
@@ -102,10 +96,10 @@ async fn subscriber_run(args: &Args, subscriber: Subscriber, name: &str) -> Resu
 async fn bucket_run(args: &Args, bucket_name: String, bucket_type: Arc<dyn Bucket>) -> Result<()> {
     let install = Installation::locate(args.wazuh_root.clone());
     let version = install.version()?;
-    let clients = aws::build_clients(&aws_options(args)).await?;
+    let clients = aws::build_clients(&options::aws_options(args)).await?;
     let discard = match &args.discard_field {
         // The reference compiles the literal "None" when no regex is given.
-        Some(field) => Some(Arc::new(discard_filter(
+        Some(field) => Some(Arc::new(options::discard_filter(
             Some(field),
             args.discard_regex.as_deref().unwrap_or("None"),
         )?)),
@@ -113,7 +107,8 @@ async fn bucket_run(args: &Args, bucket_name: String, bucket_type: Arc<dyn Bucke
     };
     let (_lock, state) = open_state(args, &install, &version, bucket_type.info(), &bucket_name)?;
     let sink = open_sink(args, &install)?;
-    let (bucket_type, opts) = resolve_bucket(args, bucket_name, bucket_type, &clients).await?;
+    let (bucket_type, opts) =
+        options::resolve_bucket(args, bucket_name, bucket_type, &clients).await?;
     let bytes_read = sink.summary.bytes_read.clone();
     let source = ListingSource {
         opts,
@@ -141,35 +136,6 @@ async fn bucket_run(args: &Args, bucket_name: String, bucket_type: Arc<dyn Bucke
     result
 }
 
-/// The type as the bucket shows it (GuardDuty's layout probe), and the listing options with
-/// the caller's account where the layout needs it.
-pub async fn resolve_bucket(
-    args: &Args,
-    bucket_name: String,
-    mut bucket_type: Arc<dyn Bucket>,
-    clients: &aws::Clients,
-) -> Result<(Arc<dyn Bucket>, ListingOptions)> {
-    if bucket_type.info().name == bucket::guardduty::NATIVE.name {
-        let lister = S3Lister {
-            s3: clients.s3.clone(),
-            bucket: bucket_name.clone(),
-        };
-        let native = aws_logs_has_folders(&lister, &args.trail_prefix).await?;
-        bucket_type = Arc::new(GuardDuty::from_layout(native));
-    }
-    let caller_account = match bucket_type.info().layout {
-        Layout::Prefix => Some(clients.caller_account().await?),
-        // D15: other accounts' flow-log ids come from their keys; without the caller's
-        // account every account is read as the reference does (described ids only).
-        _ if bucket_type.info().table_kind == TableKind::FlowLog => {
-            clients.caller_account().await.ok()
-        }
-        Layout::AwsLogs { .. } | Layout::ServiceFolders { .. } => None,
-    };
-    let opts = listing_options(args, bucket_name, bucket_type.as_ref(), caller_account);
-    Ok((bucket_type, opts))
-}
-
 /// The run lock and the state file; a dry run takes no lock and opens the state read-only.
 fn open_state(
     args: &Args,
@@ -190,7 +156,7 @@ fn open_state(
 }
 
 /// The Wazuh queue socket, paced to what reads it, or the `--output` file.
-pub fn open_sink(args: &Args, install: &Installation) -> Result<Sink> {
+fn open_sink(args: &Args, install: &Installation) -> Result<Sink> {
     let (output, consumer) = match &args.output {
         Some(path) => (
             Output::to_path(path)?,
@@ -207,64 +173,4 @@ pub fn open_sink(args: &Args, install: &Installation) -> Result<Sink> {
     };
     crate::debug!(1, "+++ {}", consumer.describe(args.max_eps));
     Ok(Sink::paced(output, consumer, args.max_eps))
-}
-
-pub fn aws_options(args: &Args) -> AwsOptions {
-    AwsOptions {
-        profile: args.aws_profile.clone(),
-        access_key: args.access_key.clone(),
-        secret_key: args.secret_key.clone(),
-        iam_role_arn: args.iam_role_arn.clone(),
-        iam_role_duration: args.iam_role_duration,
-        external_id: args.external_id.clone(),
-        sts_endpoint: args.sts_endpoint.clone(),
-        service_endpoint: args.service_endpoint.clone(),
-    }
-}
-
-fn listing_options(
-    args: &Args,
-    bucket: String,
-    bucket_type: &dyn Bucket,
-    caller_account: Option<String>,
-) -> ListingOptions {
-    ListingOptions {
-        geometry: Geometry {
-            bucket,
-            prefix: args.trail_prefix.clone(),
-            suffix: args.trail_suffix.clone(),
-            organization_id: args.aws_organization_id.clone(),
-            info: bucket_type.info(),
-        },
-        markers: MarkerOptions {
-            only_logs_after: args.only_logs_after,
-            only_logs_before: args.only_logs_before,
-            today: chrono::Utc::now().date_naive(),
-            reparse: args.reparse,
-        },
-        accounts: args.aws_account_id.clone().map(|l| l.0),
-        regions: args.regions.clone().map(|l| l.0),
-        skip_on_error: args.skip_on_error,
-        remove: args.remove,
-        caller_account,
-        workers: args.workers(),
-    }
-}
-
-/// S1 (subscribers, services): a filter only with `--discard-regex`; `--discard-field`
-/// alone discards nothing.
-fn regex_discard_filter(args: &Args) -> Result<Option<DiscardFilter>> {
-    args.discard_regex
-        .as_deref()
-        .map(|pattern| discard_filter(args.discard_field.as_deref(), pattern))
-        .transpose()
-}
-
-fn discard_filter(field: Option<&str>, pattern: &str) -> Result<DiscardFilter> {
-    DiscardFilter::new(field, pattern).map_err(|e| {
-        fail(
-            code::INVALID_TYPE,
-            format!("Invalid --discard-regex '{pattern}': {e}"),
-        )
-    })
 }

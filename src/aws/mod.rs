@@ -18,6 +18,17 @@ use config_file::{profile_settings, retry_config};
 use std::time::Duration;
 
 const ROLE_SESSION_NAME: &str = "WazuhLogParsing";
+const CREDENTIALS_URL: &str =
+    "https://documentation.wazuh.com/current/amazon/services/prerequisites/credentials.html";
+
+/// The reference's notice for a deprecated way of giving credentials.
+fn deprecated_message(name: &str) -> String {
+    format!(
+        "The {name} authentication parameter was deprecated in 4.4. Please use another \
+         authentication method instead. Check {CREDENTIALS_URL} for more information."
+    )
+}
+
 /// An `http://` URL whose host is not this machine (127.0.0.0/8, localhost, ::1).
 fn plain_http_elsewhere(url: &str) -> bool {
     let Some(rest) = url.strip_prefix("http://") else {
@@ -188,7 +199,7 @@ pub async fn build_clients(opts: &AwsOptions) -> Result<Clients> {
         loader = loader.profile_name(profile);
     }
     if let (Some(ak), Some(sk)) = (&opts.access_key, &opts.secret_key) {
-        crate::log::plain(&crate::cli::deprecated_message("access_key and secret_key"));
+        crate::log::plain(&deprecated_message("access_key and secret_key"));
         loader = loader.credentials_provider(Credentials::new(ak, sk, None, None, "command-line"));
     }
     let mut sdk_config = loader.load().await;

@@ -180,48 +180,50 @@ pub trait Bucket: Format {
     }
 }
 
-/// Every `--type` value, in the reference's order.
-pub const TYPE_NAMES: [&str; 11] = [
-    "cloudtrail",
-    "vpcflow",
-    "config",
-    "custom",
-    "guardduty",
-    "cisco_umbrella",
-    "waf",
-    "alb",
-    "clb",
-    "nlb",
-    "server_access",
+/// How a type is built; only Cisco Umbrella looks at `--trail_prefix`.
+type Build = fn(&str) -> Arc<dyn Bucket>;
+
+/// Every `--type`, in the reference's order, and how to build it: the one list to extend
+/// with a new type.
+const REGISTRY: [(&str, Build); 11] = [
+    ("cloudtrail", |_| Arc::new(cloudtrail::CloudTrail)),
+    ("vpcflow", |_| Arc::new(vpcflow::VpcFlow)),
+    ("config", |_| Arc::new(config::Config)),
+    ("custom", |_| Arc::new(custom::Custom)),
+    // Starts as native; the run looks at the bucket's layout once it can.
+    ("guardduty", |_| {
+        Arc::new(guardduty::GuardDuty { native: true })
+    }),
+    ("cisco_umbrella", |prefix| {
+        Arc::new(umbrella::Umbrella::new(prefix))
+    }),
+    ("waf", |_| Arc::new(waf::Waf)),
+    ("alb", |_| Arc::new(load_balancers::LoadBalancer::alb())),
+    ("clb", |_| Arc::new(load_balancers::LoadBalancer::clb())),
+    ("nlb", |_| Arc::new(load_balancers::LoadBalancer::nlb())),
+    ("server_access", |_| Arc::new(server_access::ServerAccess)),
 ];
 
-/// The bucket type for a `--type` value (case-insensitive), or `None` for an unknown type.
-/// GuardDuty starts as native; `guardduty::settle` looks at the bucket once it can.
-pub fn for_type(name: &str, prefix: &str) -> Option<Arc<dyn Bucket>> {
-    Some(match name.to_lowercase().as_str() {
-        "cloudtrail" => Arc::new(cloudtrail::CloudTrail),
-        "config" => Arc::new(config::Config),
-        "vpcflow" => Arc::new(vpcflow::VpcFlow),
-        "custom" => Arc::new(custom::Custom),
-        "guardduty" => Arc::new(guardduty::GuardDuty { native: true }),
-        "cisco_umbrella" => Arc::new(umbrella::Umbrella::new(prefix)),
-        "waf" => Arc::new(waf::Waf),
-        "alb" => Arc::new(load_balancers::LoadBalancer::alb()),
-        "clb" => Arc::new(load_balancers::LoadBalancer::clb()),
-        "nlb" => Arc::new(load_balancers::LoadBalancer::nlb()),
-        "server_access" => Arc::new(server_access::ServerAccess),
-        _ => return None,
-    })
+/// Every `--type` value, in the reference's order.
+pub fn type_names() -> impl Iterator<Item = &'static str> {
+    REGISTRY.iter().map(|(name, _)| *name)
 }
 
-/// Every type's name, state table and scope columns, each table once, in `TYPE_NAMES` order.
+/// The bucket type for a `--type` value (case-insensitive), or `None` for an unknown type.
+pub fn for_type(name: &str, prefix: &str) -> Option<Arc<dyn Bucket>> {
+    let name = name.to_lowercase();
+    REGISTRY
+        .iter()
+        .find(|(known, _)| *known == name)
+        .map(|(_, build)| build(prefix))
+}
+
+/// Every type's name, state table and scope columns, each table once, in the reference's
+/// order.
 pub fn tables() -> Vec<(&'static str, &'static str, TableKind)> {
     let mut tables: Vec<(&'static str, &'static str, TableKind)> = Vec::new();
-    for info in TYPE_NAMES
-        .iter()
-        .filter_map(|n| for_type(n, ""))
-        .map(|t| t.info())
-    {
+    for bucket in REGISTRY.iter().map(|(_, build)| build("")) {
+        let info = bucket.info();
         if !tables.iter().any(|(_, table, _)| *table == info.table) {
             tables.push((info.name, info.table, info.table_kind));
         }

@@ -14,9 +14,6 @@ pub use mode::Mode;
 use std::path::PathBuf;
 pub use values::*;
 
-const CREDENTIALS_URL: &str =
-    "https://documentation.wazuh.com/current/amazon/services/prerequisites/credentials.html";
-
 #[derive(Parser, Debug, Clone)]
 #[command(
     name = "aws-s3",
@@ -452,13 +449,6 @@ impl Args {
         }
         format!("[{}]", out.join(", "))
     }
-}
-
-pub fn deprecated_message(name: &str) -> String {
-    format!(
-        "The {name} authentication parameter was deprecated in 4.4. Please use another \
-         authentication method instead. Check {CREDENTIALS_URL} for more information."
-    )
 }
 
 #[cfg(test)]

@@ -34,14 +34,17 @@ impl Sink {
         &mut self,
         object: &ObjectRef,
         run: &RunContext,
-        skip_on_error: bool,
         job: Job,
     ) -> Result<Delivered> {
         let (outcome, streamed) = self.receive(&object.key, job.rx).await?;
         let Err(failure) = outcome else {
             return Ok(Delivered::Finished(self.seal()));
         };
-        let action = failure.action(&object.key, run.format.failure_rules(), skip_on_error);
+        let action = failure.action(
+            &object.key,
+            run.format.failure_rules(),
+            run.ctx.skip_on_error,
+        );
         if streamed {
             crate::log::warning(&format!(
                 "{} failed after some of its events were sent; they will be sent again when \

@@ -7,7 +7,6 @@ pub mod inspector;
 pub mod position;
 
 use crate::aws::Clients;
-use crate::cli::Args;
 use crate::debug;
 use crate::exit::{code, Failure};
 use crate::message::DiscardFilter;
@@ -66,40 +65,6 @@ pub struct ServiceOptions {
     pub discard: Option<DiscardFilter>,
     /// `--output` without `--update_state`: nothing is written to the state file.
     pub dry_run: bool,
-}
-
-impl ServiceOptions {
-    pub fn new(args: &Args, discard: Option<DiscardFilter>) -> Self {
-        let midnight_ms = |d: NaiveDate| {
-            d.and_hms_opt(0, 0, 0)
-                .expect("midnight")
-                .and_utc()
-                .timestamp_millis()
-        };
-        let first_day = args
-            .only_logs_after
-            .unwrap_or_else(|| chrono::Utc::now().date_naive());
-        ServiceOptions {
-            log_groups: args
-                .aws_log_groups
-                .split(',')
-                .filter(|g| !g.is_empty())
-                .map(str::to_string)
-                .collect(),
-            remove_streams: args.remove_log_streams,
-            reparse: args.reparse,
-            only_logs_after: args.only_logs_after,
-            first_day,
-            first_ms: midnight_ms(first_day),
-            only_logs_after_ms: args.only_logs_after.map(midnight_ms),
-            window_end_ms: args
-                .only_logs_before
-                .and_then(|d| d.succ_opt())
-                .map(midnight_ms),
-            discard,
-            dry_run: args.dry_run(),
-        }
-    }
 }
 
 /// `--regions` as given (sorted, deduplicated by the CLI); else the profile's region (S6);

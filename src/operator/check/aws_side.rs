@@ -57,7 +57,7 @@ pub async fn credentials(
     date: &ServerDate,
     report: &mut Report,
 ) -> Option<(Clients, String)> {
-    let mut base_options = crate::run::aws_options(args);
+    let mut base_options = crate::options::aws_options(args);
     base_options.iam_role_arn = None;
     let base = match aws::build_clients(&base_options).await {
         Ok(c) => c,
@@ -93,7 +93,7 @@ pub async fn credentials(
     let Some(role) = &args.iam_role_arn else {
         return Some((base, me.arn));
     };
-    match aws::build_clients(&crate::run::aws_options(args)).await {
+    match aws::build_clients(&crate::options::aws_options(args)).await {
         Ok(clients) => match clients.identity(true, date).await {
             Ok(assumed) => {
                 report.ok("role", role_found(role, &assumed));

@@ -121,7 +121,7 @@ async fn listings(
     );
     let planned = async {
         let (kind, opts) =
-            crate::run::resolve_bucket(args, name.to_string(), kind, clients).await?;
+            crate::options::resolve_bucket(args, name.to_string(), kind, clients).await?;
         let install = Installation::locate(args.wazuh_root.clone());
         let info = kind.info();
         let state = State::open_read_only(&install.state_db(), info.table, info.table_kind)?;

@@ -39,7 +39,6 @@ pub struct ListingOptions {
     pub markers: MarkerOptions,
     pub accounts: Option<Vec<String>>,
     pub regions: Option<Vec<String>>,
-    pub skip_on_error: bool,
     pub remove: bool,
     /// The caller's account (STS), under which custom layouts are recorded; for VPC flow
     /// logs, the account whose flow logs DescribeFlowLogs lists (D15).
@@ -356,10 +355,7 @@ impl ListingSource<'_> {
         job: Job,
     ) -> Result<()> {
         let target = self.object_ref(listing, &object.key);
-        let delivered = self
-            .sink
-            .deliver(&target, &self.run, self.opts.skip_on_error, job)
-            .await?;
+        let delivered = self.sink.deliver(&target, &self.run, job).await?;
         let Delivered::Finished(ticket) = delivered else {
             return Ok(()); // not recorded: read again next run
         };

@@ -28,7 +28,6 @@ use tokio::sync::mpsc;
 
 pub struct NotificationOptions {
     pub shapes: Shapes,
-    pub skip_on_error: bool,
     /// Objects fetched and parsed at once, across messages.
     pub workers: usize,
     /// `--output` without `--update_state`: read, but delete nothing.
@@ -242,10 +241,7 @@ impl NotificationSource {
         let Some((id, object, rx)) = progress.in_flight.pop_front() else {
             return Ok(());
         };
-        let delivered = self
-            .sink
-            .deliver(&object, &self.run, self.opts.skip_on_error, rx)
-            .await?;
+        let delivered = self.sink.deliver(&object, &self.run, rx).await?;
         self.sink.summary.objects_processed += 1;
         let Some(open) = progress.open.get_mut(&id) else {
             return Ok(());
