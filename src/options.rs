@@ -4,7 +4,7 @@
 //! the operator tools take these and never read `Args` themselves.
 
 use crate::aws::{AwsOptions, Clients};
-use crate::bucket::{self, guardduty::GuardDuty, Bucket, Layout};
+use crate::bucket::{Bucket, Layout};
 use crate::cli::Args;
 use crate::exit::{code, fail};
 use crate::message::DiscardFilter;
@@ -32,7 +32,7 @@ pub fn aws_options(args: &Args) -> AwsOptions {
     }
 }
 
-/// The type as the bucket shows it (GuardDuty's layout probe), and the listing options with
+/// The type as the bucket shows it (its layout probe, for GuardDuty), and the listing options with
 /// the caller's account where the layout needs it.
 pub async fn resolve_bucket(
     args: &Args,
@@ -40,13 +40,12 @@ pub async fn resolve_bucket(
     mut bucket_type: Arc<dyn Bucket>,
     clients: &Clients,
 ) -> Result<(Arc<dyn Bucket>, ListingOptions)> {
-    if bucket_type.info().name == bucket::guardduty::NATIVE.name {
+    if let Some(settle) = bucket_type.settle_layout() {
         let lister = S3Lister {
             s3: clients.s3.clone(),
             bucket: bucket_name.clone(),
         };
-        let native = aws_logs_has_folders(&lister, &args.trail_prefix).await?;
-        bucket_type = Arc::new(GuardDuty::from_layout(native));
+        bucket_type = settle(aws_logs_has_folders(&lister, &args.trail_prefix).await?);
     }
     let caller_account = match bucket_type.info().layout {
         Layout::Prefix => Some(clients.caller_account().await?),

@@ -9,6 +9,7 @@ use super::{
 };
 use crate::json::Value;
 use crate::state::TableKind;
+use std::sync::Arc;
 
 pub struct GuardDuty {
     pub native: bool,
@@ -43,15 +44,6 @@ an S3 bucket instead. Check \
 https://documentation.wazuh.com/current/amazon/services/supported-services/guardduty.html for \
 more information.";
 
-impl GuardDuty {
-    /// Native exports live under `PREFIX/AWSLogs/`; anything else is the Kinesis layout.
-    pub fn from_layout(aws_logs_has_folders: bool) -> Self {
-        GuardDuty {
-            native: aws_logs_has_folders,
-        }
-    }
-}
-
 impl Bucket for GuardDuty {
     fn info(&self) -> &'static TypeInfo {
         if self.native {
@@ -59,6 +51,15 @@ impl Bucket for GuardDuty {
         } else {
             &KINESIS
         }
+    }
+
+    /// Native exports live under `PREFIX/AWSLogs/`; anything else is the Kinesis layout.
+    fn settle_layout(&self) -> Option<fn(bool) -> Arc<dyn Bucket>> {
+        Some(|aws_logs_has_folders| {
+            Arc::new(GuardDuty {
+                native: aws_logs_has_folders,
+            })
+        })
     }
 }
 

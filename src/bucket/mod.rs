@@ -170,6 +170,12 @@ pub struct Listed {
 pub trait Bucket: Format {
     fn info(&self) -> &'static TypeInfo;
 
+    /// For a type whose layout the bucket decides: the type to read it as, given whether
+    /// `PREFIX/AWSLogs/` has folders (the run looks once, before listing).
+    fn settle_layout(&self) -> Option<fn(bool) -> Arc<dyn Bucket>> {
+        None
+    }
+
     /// Order and filter one listing page (Config sorts by the date in the key).
     fn arrange_page(
         &self,
