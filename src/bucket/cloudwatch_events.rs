@@ -6,7 +6,7 @@ use super::text::{concatenated_json, csv_rows, read_error, row_event, Extras};
 use super::{Event, ParseError};
 use crate::json::Value;
 use regex::Regex;
-use std::sync::OnceLock;
+use std::sync::LazyLock;
 
 /// The whole object as text, within [`crate::limits::MAX_WHOLE_OBJECT`].
 pub fn read_all(input: &mut dyn std::io::BufRead) -> Result<String, ParseError> {
@@ -21,10 +21,10 @@ pub fn read_all(input: &mut dyn std::io::BufRead) -> Result<String, ParseError> 
 
 /// Macie writes coordinates with leading zeros (`"lat":040.4168`), which is not JSON (D6).
 fn repair_macie_coordinates(text: &str) -> Option<String> {
-    static RE: OnceLock<Regex> = OnceLock::new();
-    let re = RE.get_or_init(|| {
+    static RE: LazyLock<Regex> = LazyLock::new(|| {
         Regex::new(r#""lat":(-?0+\d+\.\d+),"lon":(-?0+\d+\.\d+)"#).expect("static regex")
     });
+    let re = &*RE;
     if !re.is_match(text) {
         return None;
     }

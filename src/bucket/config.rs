@@ -9,7 +9,7 @@ use crate::json::{Map, Value};
 use crate::state::TableKind;
 use chrono::{NaiveDate, NaiveDateTime};
 use regex::Regex;
-use std::sync::OnceLock;
+use std::sync::LazyLock;
 
 pub const INFO: TypeInfo = TypeInfo {
     name: "config",
@@ -23,14 +23,11 @@ pub const INFO: TypeInfo = TypeInfo {
 
 pub struct Config;
 
-fn regex(cell: &'static OnceLock<Regex>, pattern: &str) -> &'static Regex {
-    cell.get_or_init(|| Regex::new(pattern).expect("static regex"))
-}
-
 /// The `/YYYY/M/D/` folder date of a key.
 fn key_date(key: &str) -> Option<NaiveDate> {
-    static RE: OnceLock<Regex> = OnceLock::new();
-    let c = regex(&RE, r"/(\d{4})/(\d{1,2})/(\d{1,2})/").captures(key)?;
+    static RE: LazyLock<Regex> =
+        LazyLock::new(|| Regex::new(r"/(\d{4})/(\d{1,2})/(\d{1,2})/").expect("static regex"));
+    let c = RE.captures(key)?;
     NaiveDate::from_ymd_opt(c[1].parse().ok()?, c[2].parse().ok()?, c[3].parse().ok()?)
 }
 

@@ -22,7 +22,7 @@ pub use crate::pipeline::format::{Emit, Event, Format, ParseContext, ParseError}
 use crate::state::TableKind;
 use chrono::{DateTime, NaiveDate, Utc};
 use regex::Regex;
-use std::sync::{Arc, OnceLock};
+use std::sync::{Arc, LazyLock};
 
 /// Where a type's objects live in the bucket, and what that implies for its messages and rows.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -239,8 +239,9 @@ pub fn tables() -> Vec<(&'static str, &'static str, TableKind)> {
 
 /// `PREFIX/YYYY/MM/DD/...`: the date folder that must follow a custom prefix directly.
 pub fn slash_date() -> &'static Regex {
-    static RE: OnceLock<Regex> = OnceLock::new();
-    RE.get_or_init(|| Regex::new(r"\d{4}/\d{2}/\d{2}").expect("static regex"))
+    static RE: LazyLock<Regex> =
+        LazyLock::new(|| Regex::new(r"\d{4}/\d{2}/\d{2}").expect("static regex"));
+    &RE
 }
 
 /// `ACCOUNT_SERVICE_REGION_20240315T1405Z_RANDOM.json.gz` -> 20240315.
@@ -257,8 +258,9 @@ pub fn aws_logs_creation_date(key: &str) -> Option<i64> {
 
 /// The last `YYYY-MM-DD` or `YYYY/MM/DD` in the key, else the object's modification day.
 pub fn custom_creation_date(object: &Listed) -> Option<i64> {
-    static RE: OnceLock<Regex> = OnceLock::new();
-    let re = RE.get_or_init(|| Regex::new(r"\d{4}[/-]\d{2}[/-]\d{2}").expect("static regex"));
+    static RE: LazyLock<Regex> =
+        LazyLock::new(|| Regex::new(r"\d{4}[/-]\d{2}[/-]\d{2}").expect("static regex"));
+    let re = &*RE;
     match re.find_iter(&object.key).last() {
         Some(m) => m.as_str().replace(['/', '-'], "").parse().ok(),
         None => object

@@ -8,7 +8,7 @@ use super::{
 use crate::json::Value;
 use crate::state::TableKind;
 use regex::Regex;
-use std::sync::OnceLock;
+use std::sync::LazyLock;
 
 const FIELDS: [&str; 24] = [
     "bucket_owner",
@@ -52,8 +52,9 @@ pub const INFO: TypeInfo = TypeInfo {
 
 /// `2024-02-06-00-05-12`, which must follow the prefix directly.
 fn key_timestamp() -> &'static Regex {
-    static RE: OnceLock<Regex> = OnceLock::new();
-    RE.get_or_init(|| Regex::new(r"\d{4}-\d{2}-\d{2}-\d{2}-\d{2}-\d{2}").expect("static regex"))
+    static RE: LazyLock<Regex> =
+        LazyLock::new(|| Regex::new(r"\d{4}-\d{2}-\d{2}-\d{2}-\d{2}-\d{2}").expect("static regex"));
+    &RE
 }
 
 impl Bucket for ServerAccess {

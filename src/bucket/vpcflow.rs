@@ -7,7 +7,7 @@ use crate::json::Value;
 use crate::state::TableKind;
 use chrono::DateTime;
 use regex::Regex;
-use std::sync::OnceLock;
+use std::sync::LazyLock;
 
 /// The fields of the default (version 2) format, used when an object has no header row.
 pub const DEFAULT_FIELDS: [&str; 14] = [
@@ -74,8 +74,9 @@ impl Format for VpcFlow {
 
 /// The first line is a header when every field is lowercase words joined by hyphens (D1).
 fn header_names(row: &[String]) -> Option<Vec<String>> {
-    static RE: OnceLock<Regex> = OnceLock::new();
-    let re = RE.get_or_init(|| Regex::new(r"^[a-z]+(-[a-z]+)*$").expect("static regex"));
+    static RE: LazyLock<Regex> =
+        LazyLock::new(|| Regex::new(r"^[a-z]+(-[a-z]+)*$").expect("static regex"));
+    let re = &*RE;
     if row.is_empty() || !row.iter().all(|f| re.is_match(f)) {
         return None;
     }

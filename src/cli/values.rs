@@ -4,7 +4,7 @@
 
 use chrono::NaiveDate;
 use regex::Regex;
-use std::sync::OnceLock;
+use std::sync::LazyLock;
 
 /// Multi-letter short flags of the reference and the long flag each stands for.
 const MULTI_LETTER_SHORTS: &[(&str, &str)] = &[
@@ -43,13 +43,10 @@ pub fn normalize_argv(argv: Vec<std::ffi::OsString>) -> Vec<std::ffi::OsString> 
         .collect()
 }
 
-fn regex(cell: &'static OnceLock<Regex>, pattern: &str) -> &'static Regex {
-    cell.get_or_init(|| Regex::new(pattern).expect("static regex"))
-}
-
 pub fn valid_bucket_name(arg: &str) -> Result<String, String> {
-    static RE: OnceLock<Regex> = OnceLock::new();
-    let shape = regex(&RE, r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$");
+    static RE: LazyLock<Regex> =
+        LazyLock::new(|| Regex::new(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$").expect("static regex"));
+    let shape = &*RE;
     // The reference's negative look-ahead, spelled out: Rust's regex has no look-around.
     let reserved = arg.starts_with("xn--") || arg.ends_with("-s3alias") || arg.ends_with("--ol-s3");
     if shape.is_match(arg) && !reserved {
@@ -77,8 +74,9 @@ pub fn allowed_buckets(arg: &str) -> Result<String, String> {
 }
 
 pub fn valid_sqs_name(arg: &str) -> Result<String, String> {
-    static RE: OnceLock<Regex> = OnceLock::new();
-    if regex(&RE, r"^[a-zA-Z0-9_-]{1,80}$").is_match(arg) {
+    static RE: LazyLock<Regex> =
+        LazyLock::new(|| Regex::new(r"^[a-zA-Z0-9_-]{1,80}$").expect("static regex"));
+    if RE.is_match(arg) {
         Ok(arg.to_string())
     } else {
         Err(
@@ -90,11 +88,11 @@ pub fn valid_sqs_name(arg: &str) -> Result<String, String> {
 }
 
 pub fn valid_iam_role_arn(arg: &str) -> Result<String, String> {
-    static RE: OnceLock<Regex> = OnceLock::new();
-    let re = regex(
-        &RE,
-        r"^arn:[^:\n]*:[^:\n]*:[^:\n]*:[^:\n]*:([^:/\n]*[:/])?.*$",
-    );
+    static RE: LazyLock<Regex> = LazyLock::new(|| {
+        Regex::new(r"^arn:[^:\n]*:[^:\n]*:[^:\n]*:[^:\n]*:([^:/\n]*[:/])?.*$")
+            .expect("static regex")
+    });
+    let re = &*RE;
     if re.is_match(arg) {
         Ok(arg.to_string())
     } else {
@@ -127,8 +125,9 @@ pub fn valid_account_ids(arg: &str) -> Result<List, String> {
 }
 
 pub fn valid_regions(arg: &str) -> Result<List, String> {
-    static RE: OnceLock<Regex> = OnceLock::new();
-    let re = regex(&RE, r"^([a-z]{2}(-gov)?)-([a-z]+)-\d$");
+    static RE: LazyLock<Regex> =
+        LazyLock::new(|| Regex::new(r"^([a-z]{2}(-gov)?)-([a-z]+)-\d$").expect("static regex"));
+    let re = &*RE;
     if arg.is_empty() {
         return Ok(List(Vec::new()));
     }

@@ -10,7 +10,7 @@ use crate::limits::TreeBudget;
 use crate::message::DiscardFilter;
 use crate::pipeline::format::{Emit, Event, FailureRules, Format, ParseContext, ParseError};
 use regex::Regex;
-use std::sync::OnceLock;
+use std::sync::LazyLock;
 
 pub struct Buckets;
 
@@ -147,8 +147,8 @@ fn csv_event(names: &[String], row: Vec<String>) -> Event {
 
 /// Python's `\d` (Unicode decimal digits).
 fn digit() -> &'static Regex {
-    static RE: OnceLock<Regex> = OnceLock::new();
-    RE.get_or_init(|| Regex::new(r"\d").expect("static regex"))
+    static RE: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"\d").expect("static regex"));
+    &RE
 }
 
 /// Python's `str.splitlines()`: every line boundary Python knows, no trailing empty line.

@@ -4,7 +4,7 @@
 use crate::bucket::{MarkerRule, TypeInfo};
 use chrono::{Duration, NaiveDate};
 use regex::Regex;
-use std::sync::OnceLock;
+use std::sync::LazyLock;
 
 /// What the run says about where to start (and, with `--only_logs_before`, to stop).
 #[derive(Debug, Clone, Copy)]
@@ -75,21 +75,23 @@ pub fn start_after(
 
 /// The first `YYYY/MM/DD` of a key.
 fn day_of(key: &str) -> Option<NaiveDate> {
-    static RE: OnceLock<Regex> = OnceLock::new();
-    let re = RE.get_or_init(|| Regex::new(r"\d{4}/\d{2}/\d{2}").expect("static regex"));
+    static RE: LazyLock<Regex> =
+        LazyLock::new(|| Regex::new(r"\d{4}/\d{2}/\d{2}").expect("static regex"));
+    let re = &*RE;
     NaiveDate::parse_from_str(re.find(key)?.as_str(), "%Y/%m/%d").ok()
 }
 
 fn year_folder() -> &'static Regex {
-    static RE: OnceLock<Regex> = OnceLock::new();
-    RE.get_or_init(|| Regex::new(r"^(.*?/\d{4}/)").expect("static regex"))
+    static RE: LazyLock<Regex> =
+        LazyLock::new(|| Regex::new(r"^(.*?/\d{4}/)").expect("static regex"));
+    &RE
 }
 
 fn guardduty_day_folder() -> &'static Regex {
-    static RE: OnceLock<Regex> = OnceLock::new();
-    RE.get_or_init(|| {
+    static RE: LazyLock<Regex> = LazyLock::new(|| {
         Regex::new(r"^(.*?/GuardDuty/[^/]+/\d{4}/\d{2}/\d{2}/)").expect("static regex")
-    })
+    });
+    &RE
 }
 
 /// The marker cut to the first capture of `re`, or whole when it does not match.
