@@ -41,6 +41,8 @@ fn main() {
     // glibc gives each thread that allocates its own arena and keeps what it freed: with
     // dozens of worker threads that is most of the peak RSS. Two arenas serve two cores.
     #[cfg(target_env = "gnu")]
+    // SAFETY: mallopt only sets a glibc allocator parameter; it runs before any other thread
+    // exists, so no allocation can race with the change.
     unsafe {
         libc::mallopt(libc::M_ARENA_MAX, 2);
     }

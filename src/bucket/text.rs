@@ -177,63 +177,6 @@ pub fn concatenated_json(text: &str) -> Vec<Result<Value, serde_json::Error>> {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::json;
-
-    #[test]
-    fn csv_splitting_follows_python() {
-        assert_eq!(
-            csv_rows("a b \"c d\" e\n\nf  g\n", ' '),
-            vec![vec!["a", "b", "c d", "e"], vec!["f", "", "g"]]
-        );
-        assert_eq!(
-            csv_rows("x,\"1,2\",\"say \"\"hi\"\"\"\r\n", ','),
-            vec![vec!["x", "1,2", "say \"hi\""]]
-        );
-        assert_eq!(
-            csv_rows("\"multi\nline\" z", ' '),
-            vec![vec!["multi\nline", "z"]]
-        );
-        assert_eq!(csv_rows("last line without newline", ' ').len(), 1);
-        assert!(csv_rows("", ' ').is_empty());
-        assert_eq!(csv_rows("\"ab\"cd e", ' '), vec![vec!["abcd", "e"]]);
-        assert_eq!(csv_rows("é ü", ' '), vec![vec!["é", "ü"]]);
-    }
-
-    #[test]
-    fn rows_name_columns_and_keep_extras() {
-        let names = ["a", "b"];
-        let row = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<Vec<_>>();
-        assert_eq!(
-            crate::json::Value::Object(row_event(
-                &names,
-                row(&["1", "2", "3", "4"]),
-                Extras::ExtraFields
-            )),
-            json!({"a": "1", "b": "2", "extra_fields": ["3", "4"]})
-        );
-        assert_eq!(
-            crate::json::Value::Object(row_event(&names, row(&["1", "2", "3"]), Extras::NullKey)),
-            json!({"a": "1", "b": "2", "null": ["3"]})
-        );
-        assert_eq!(
-            crate::json::Value::Object(row_event(&names, row(&["1"]), Extras::NullKey)),
-            json!({"a": "1"})
-        );
-    }
-
-    #[test]
-    fn concatenated_values_with_whitespace() {
-        let got = concatenated_json("{\"a\":1}{\"b\":2}\n {\"c\":3}\n");
-        assert_eq!(got.len(), 3);
-        assert!(got.iter().all(|r| r.is_ok()));
-        let got = concatenated_json("{\"a\":1} {bad");
-        assert!(got[0].is_ok() && got[1].is_err());
-    }
-}
-
 /// The longest line (or CSV record) accepted; a longer one fails its object instead of
 /// exhausting memory.
 pub const MAX_LINE_BYTES: usize = 64 * 1024 * 1024;
@@ -413,5 +356,62 @@ mod stream_tests {
         let mut lines = Lines::new(&mut input);
         assert!(lines.next_line().is_ok());
         assert!(matches!(lines.next_line(), Err(ParseError::Invalid(_))));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::json;
+
+    #[test]
+    fn csv_splitting_follows_python() {
+        assert_eq!(
+            csv_rows("a b \"c d\" e\n\nf  g\n", ' '),
+            vec![vec!["a", "b", "c d", "e"], vec!["f", "", "g"]]
+        );
+        assert_eq!(
+            csv_rows("x,\"1,2\",\"say \"\"hi\"\"\"\r\n", ','),
+            vec![vec!["x", "1,2", "say \"hi\""]]
+        );
+        assert_eq!(
+            csv_rows("\"multi\nline\" z", ' '),
+            vec![vec!["multi\nline", "z"]]
+        );
+        assert_eq!(csv_rows("last line without newline", ' ').len(), 1);
+        assert!(csv_rows("", ' ').is_empty());
+        assert_eq!(csv_rows("\"ab\"cd e", ' '), vec![vec!["abcd", "e"]]);
+        assert_eq!(csv_rows("é ü", ' '), vec![vec!["é", "ü"]]);
+    }
+
+    #[test]
+    fn rows_name_columns_and_keep_extras() {
+        let names = ["a", "b"];
+        let row = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        assert_eq!(
+            crate::json::Value::Object(row_event(
+                &names,
+                row(&["1", "2", "3", "4"]),
+                Extras::ExtraFields
+            )),
+            json!({"a": "1", "b": "2", "extra_fields": ["3", "4"]})
+        );
+        assert_eq!(
+            crate::json::Value::Object(row_event(&names, row(&["1", "2", "3"]), Extras::NullKey)),
+            json!({"a": "1", "b": "2", "null": ["3"]})
+        );
+        assert_eq!(
+            crate::json::Value::Object(row_event(&names, row(&["1"]), Extras::NullKey)),
+            json!({"a": "1"})
+        );
+    }
+
+    #[test]
+    fn concatenated_values_with_whitespace() {
+        let got = concatenated_json("{\"a\":1}{\"b\":2}\n {\"c\":3}\n");
+        assert_eq!(got.len(), 3);
+        assert!(got.iter().all(|r| r.is_ok()));
+        let got = concatenated_json("{\"a\":1} {bad");
+        assert!(got[0].is_ok() && got[1].is_err());
     }
 }

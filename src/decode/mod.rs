@@ -135,98 +135,6 @@ fn unzip_first(data: Vec<u8>) -> Result<Vec<u8>, DecodeError> {
     Ok(out)
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use flate2::write::GzEncoder;
-    use std::io::Write;
-
-    /// An object decompressed whole through the streaming reader, or its error.
-    fn decode(compression: Compression, data: Vec<u8>) -> Result<Vec<u8>, DecodeError> {
-        let mut opened = open(compression, Cursor::new(data))?;
-        let mut out = Vec::new();
-        let read = opened.reader.read_to_end(&mut out);
-        match opened.decode_failure() {
-            Some(e) => Err(e),
-            None => {
-                read.expect("no decode failure, so the read succeeded");
-                Ok(out)
-            }
-        }
-    }
-
-    fn gz(data: &[u8]) -> Vec<u8> {
-        let mut e = GzEncoder::new(Vec::new(), flate2::Compression::default());
-        e.write_all(data).unwrap();
-        e.finish().unwrap()
-    }
-
-    #[test]
-    fn extension_picks_compression() {
-        assert_eq!(Compression::of_key("a/b.json.gz"), Compression::Gzip);
-        assert_eq!(Compression::of_key("a/b.zip"), Compression::Zip);
-        assert_eq!(Compression::of_key("a/b.snappy"), Compression::Snappy);
-        assert_eq!(Compression::of_key("a/b.json"), Compression::Plain);
-    }
-
-    #[test]
-    fn gzip_members_are_concatenated() {
-        let mut data = gz(b"first ");
-        data.extend(gz(b"second"));
-        assert_eq!(decode(Compression::Gzip, data).unwrap(), b"first second");
-    }
-
-    #[test]
-    fn gzip_errors_are_told_apart() {
-        let full = gz(&vec![b'a'; 10_000]);
-        let truncated = full[..full.len() / 2].to_vec();
-        assert_eq!(
-            decode(Compression::Gzip, truncated),
-            Err(DecodeError::TruncatedGzip)
-        );
-        assert!(matches!(
-            decode(Compression::Gzip, b"plain text".to_vec()),
-            Err(DecodeError::InvalidGzip(_))
-        ));
-        let mut garbage = vec![0x1f, 0x8b, 0x08, 0x00];
-        garbage.extend_from_slice(b"garbage-not-deflate-data-at-all");
-        assert!(matches!(
-            decode(Compression::Gzip, garbage),
-            Err(DecodeError::InvalidGzip(_)) | Err(DecodeError::TruncatedGzip)
-        ));
-    }
-
-    #[test]
-    fn zip_first_entry_and_bad_zip() {
-        let mut buf = Cursor::new(Vec::new());
-        {
-            let mut w = zip::ZipWriter::new(&mut buf);
-            let opts = zip::write::SimpleFileOptions::default();
-            w.start_file("one.json", opts).unwrap();
-            w.write_all(b"{\"Records\":[]}").unwrap();
-            w.start_file("two.json", opts).unwrap();
-            w.write_all(b"ignored").unwrap();
-            w.finish().unwrap();
-        }
-        assert_eq!(
-            decode(Compression::Zip, buf.into_inner()).unwrap(),
-            b"{\"Records\":[]}"
-        );
-        assert!(matches!(
-            decode(Compression::Zip, b"nope".to_vec()),
-            Err(DecodeError::InvalidZip(_))
-        ));
-    }
-
-    #[test]
-    fn a_snappy_key_that_is_not_snappy_is_corrupt() {
-        assert!(matches!(
-            decode(Compression::Snappy, vec![1, 2, 3]),
-            Err(DecodeError::Corrupt { .. })
-        ));
-    }
-}
-
 type Shared<T> = std::sync::Arc<std::sync::Mutex<T>>;
 
 /// Keeps the first two bytes of a compressed stream: data that does not start with the gzip
@@ -535,6 +443,98 @@ mod format_tests {
                 format: "snappy (Hadoop)",
                 ..
             })
+        ));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use flate2::write::GzEncoder;
+    use std::io::Write;
+
+    /// An object decompressed whole through the streaming reader, or its error.
+    fn decode(compression: Compression, data: Vec<u8>) -> Result<Vec<u8>, DecodeError> {
+        let mut opened = open(compression, Cursor::new(data))?;
+        let mut out = Vec::new();
+        let read = opened.reader.read_to_end(&mut out);
+        match opened.decode_failure() {
+            Some(e) => Err(e),
+            None => {
+                read.expect("no decode failure, so the read succeeded");
+                Ok(out)
+            }
+        }
+    }
+
+    fn gz(data: &[u8]) -> Vec<u8> {
+        let mut e = GzEncoder::new(Vec::new(), flate2::Compression::default());
+        e.write_all(data).unwrap();
+        e.finish().unwrap()
+    }
+
+    #[test]
+    fn extension_picks_compression() {
+        assert_eq!(Compression::of_key("a/b.json.gz"), Compression::Gzip);
+        assert_eq!(Compression::of_key("a/b.zip"), Compression::Zip);
+        assert_eq!(Compression::of_key("a/b.snappy"), Compression::Snappy);
+        assert_eq!(Compression::of_key("a/b.json"), Compression::Plain);
+    }
+
+    #[test]
+    fn gzip_members_are_concatenated() {
+        let mut data = gz(b"first ");
+        data.extend(gz(b"second"));
+        assert_eq!(decode(Compression::Gzip, data).unwrap(), b"first second");
+    }
+
+    #[test]
+    fn gzip_errors_are_told_apart() {
+        let full = gz(&vec![b'a'; 10_000]);
+        let truncated = full[..full.len() / 2].to_vec();
+        assert_eq!(
+            decode(Compression::Gzip, truncated),
+            Err(DecodeError::TruncatedGzip)
+        );
+        assert!(matches!(
+            decode(Compression::Gzip, b"plain text".to_vec()),
+            Err(DecodeError::InvalidGzip(_))
+        ));
+        let mut garbage = vec![0x1f, 0x8b, 0x08, 0x00];
+        garbage.extend_from_slice(b"garbage-not-deflate-data-at-all");
+        assert!(matches!(
+            decode(Compression::Gzip, garbage),
+            Err(DecodeError::InvalidGzip(_)) | Err(DecodeError::TruncatedGzip)
+        ));
+    }
+
+    #[test]
+    fn zip_first_entry_and_bad_zip() {
+        let mut buf = Cursor::new(Vec::new());
+        {
+            let mut w = zip::ZipWriter::new(&mut buf);
+            let opts = zip::write::SimpleFileOptions::default();
+            w.start_file("one.json", opts).unwrap();
+            w.write_all(b"{\"Records\":[]}").unwrap();
+            w.start_file("two.json", opts).unwrap();
+            w.write_all(b"ignored").unwrap();
+            w.finish().unwrap();
+        }
+        assert_eq!(
+            decode(Compression::Zip, buf.into_inner()).unwrap(),
+            b"{\"Records\":[]}"
+        );
+        assert!(matches!(
+            decode(Compression::Zip, b"nope".to_vec()),
+            Err(DecodeError::InvalidZip(_))
+        ));
+    }
+
+    #[test]
+    fn a_snappy_key_that_is_not_snappy_is_corrupt() {
+        assert!(matches!(
+            decode(Compression::Snappy, vec![1, 2, 3]),
+            Err(DecodeError::Corrupt { .. })
         ));
     }
 }

@@ -70,12 +70,12 @@ impl Installation {
             .join("s3_cloudtrail.db")
     }
 
-    /// The lock that keeps two runs from reading the same bucket and type at once.
     /// The services' state file.
     pub fn services_db(&self) -> PathBuf {
         self.root.join("wodles/aws/aws_services.db")
     }
 
+    /// The lock that keeps two runs from reading the same bucket and type at once.
     pub fn run_lock(&self, bucket: &str, bucket_type: &str) -> PathBuf {
         self.root
             .join("wodles")
