@@ -128,12 +128,7 @@ impl State {
 
     /// Create the type's table when it is missing, with the reference's exact schema.
     pub fn ensure_table(&self) -> Result<()> {
-        let exists = self.table_exists(self.table).map_err(|e| {
-            fail(
-                code::SQLITE_ACCESS,
-                format!("Unexpected error accessing SQLite DB: {e}"),
-            )
-        })?;
+        let exists = self.table_exists(self.table).map_err(access_error)?;
         if exists {
             return Ok(());
         }
@@ -171,13 +166,6 @@ impl State {
             .join(" AND ")
     }
 
-    fn access_error(e: rusqlite::Error) -> anyhow::Error {
-        fail(
-            code::SQLITE_ACCESS,
-            format!("Unexpected error accessing SQLite DB: {e}"),
-        )
-    }
-
     pub fn is_processed(&self, scope: &Scope, key: &str) -> Result<bool> {
         if self.missing_table.get() {
             return Ok(false);
@@ -195,7 +183,7 @@ impl State {
             .conn
             .prepare_cached(&sql)
             .and_then(|mut st| st.query_row(params_from_iter(values.iter()), |r| r.get(0)))
-            .map_err(Self::access_error)?;
+            .map_err(access_error)?;
         Ok(count > 0)
     }
 
@@ -217,7 +205,7 @@ impl State {
         self.conn
             .query_row(&sql, params_from_iter(values.iter()), |r| r.get(0))
             .optional()
-            .map_err(Self::access_error)
+            .map_err(access_error)
     }
 
     /// The flow-log ids recorded for an account and region (`vpcflow` only).
@@ -235,12 +223,12 @@ impl State {
              AND aws_region=?3 ORDER BY flow_log_id",
             self.table
         );
-        let mut statement = self.conn.prepare(&sql).map_err(Self::access_error)?;
+        let mut statement = self.conn.prepare(&sql).map_err(access_error)?;
         let ids = statement
             .query_map([bucket_path, account, region], |r| r.get(0))
-            .map_err(Self::access_error)?
+            .map_err(access_error)?
             .collect::<rusqlite::Result<Vec<String>>>()
-            .map_err(Self::access_error)?;
+            .map_err(access_error)?;
         Ok(ids)
     }
 
@@ -281,7 +269,7 @@ impl State {
                 );
                 Ok(())
             }
-            Err(e) => Err(Self::access_error(e)),
+            Err(e) => Err(access_error(e)),
         }
     }
 
@@ -310,7 +298,7 @@ impl State {
                 params_from_iter(values.iter()),
                 |r| r.get(0),
             )
-            .map_err(Self::access_error)?;
+            .map_err(access_error)?;
         if count <= RETAINED_ROWS {
             return Ok(());
         }
@@ -330,14 +318,14 @@ impl State {
                     params_from_iter(values.iter()),
                     |r| r.get(0),
                 )
-                .map_err(Self::access_error)?;
+                .map_err(access_error)?;
             if let Some(cutoff) = newest.and_then(day_before) {
                 sql.push_str(&format!(" AND created_date < {cutoff}"));
             }
         }
         self.conn
             .execute(&sql, params_from_iter(values.iter()))
-            .map_err(Self::access_error)?;
+            .map_err(access_error)?;
         Ok(())
     }
 
@@ -364,6 +352,14 @@ pub fn refuse_symlink(path: &Path, exit: i32) -> Result<()> {
         )),
         _ => Ok(()),
     }
+}
+
+/// A failed read or write of a state file (exit 5), as the reference words it.
+pub fn access_error(e: rusqlite::Error) -> anyhow::Error {
+    fail(
+        code::SQLITE_ACCESS,
+        format!("Unexpected error accessing SQLite DB: {e}"),
+    )
 }
 
 /// Open (or create) a state file (`s3_cloudtrail.db`, `aws_services.db`) and bring its

@@ -93,6 +93,19 @@ pub enum DecodeError {
     },
 }
 
+impl DecodeError {
+    /// For data that is not what its format says (every case but a cut gzip stream): the
+    /// format's name and the detail the reference's messages give.
+    pub fn invalid_data(&self) -> Option<(&'static str, String)> {
+        match self {
+            DecodeError::InvalidGzip(d) => Some(("gzip", d.clone())),
+            DecodeError::InvalidZip(d) => Some(("zip", d.clone())),
+            DecodeError::Corrupt { format, .. } => Some((format, self.to_string())),
+            DecodeError::TruncatedGzip => None,
+        }
+    }
+}
+
 impl fmt::Display for DecodeError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {

@@ -29,7 +29,23 @@ pub enum Action {
     Leave { line: String, error: bool },
 }
 
+/// `--skip_on_error` sends `error_msg` in the object's place; without it the run ends.
+fn skippable(skip_on_error: bool, error_msg: String, exit: i32, fatal: String) -> Action {
+    match skip_on_error {
+        true => Action::ErrorMsg(error_msg),
+        false => Action::Stop(fail(exit, fatal)),
+    }
+}
+
 impl ObjectFailure {
+    /// The decompression failures that mean the data is not what its format says.
+    fn invalid_data(&self) -> Option<(&'static str, String)> {
+        match self {
+            ObjectFailure::Decode(d) => d.invalid_data(),
+            _ => None,
+        }
+    }
+
     pub fn action(self, key: &str, rules: FailureRules, skip_on_error: bool) -> Action {
         match rules {
             FailureRules::Bucket => self.bucket_action(key, skip_on_error),
@@ -38,28 +54,20 @@ impl ObjectFailure {
     }
 
     fn bucket_action(self, key: &str, skip_on_error: bool) -> Action {
-        let skippable = |error_msg: String, exit: i32, fatal: String| match skip_on_error {
-            true => Action::ErrorMsg(error_msg),
-            false => Action::Stop(fail(exit, fatal)),
-        };
+        let skippable = |error_msg, exit, fatal| skippable(skip_on_error, error_msg, exit, fatal);
         let same = |text: String, exit: i32| skippable(text.clone(), exit, text);
+        if let Some((format, detail)) = self.invalid_data() {
+            return skippable(
+                format!("Failed to decompress file {key}: {detail}"),
+                code::DECOMPRESS,
+                format!(
+                    "Invalid {format} file received. Failed to decompress file {key}: {detail}"
+                ),
+            );
+        }
         match self {
-            ObjectFailure::Decode(DecodeError::InvalidGzip(d)) => skippable(
-                format!("Failed to decompress file {key}: {d}"),
-                code::DECOMPRESS,
-                format!("Invalid gzip file received. Failed to decompress file {key}: {d}"),
-            ),
-            ObjectFailure::Decode(DecodeError::InvalidZip(d)) => skippable(
-                format!("Failed to decompress file {key}: {d}"),
-                code::DECOMPRESS,
-                format!("Invalid zip file received. Failed to decompress file {key}: {d}"),
-            ),
-            ObjectFailure::Decode(e @ DecodeError::Corrupt { format, .. }) => skippable(
-                format!("Failed to decompress file {key}: {e}"),
-                code::DECOMPRESS,
-                format!("Invalid {format} file received. Failed to decompress file {key}: {e}"),
-            ),
-            ObjectFailure::Decode(e @ DecodeError::TruncatedGzip) => same(
+            // A cut gzip stream: the other decode failures returned above.
+            ObjectFailure::Decode(e) => same(
                 format!("Unknown error reading/parsing file {key}: {e}"),
                 code::UNKNOWN,
             ),
@@ -82,28 +90,17 @@ impl ObjectFailure {
     /// `error_msg` (its message is then deleted); any other GetObject failure leaves its
     /// message in the queue. Without it, the reference's exits are kept (kept 25).
     fn subscriber_action(self, key: &str, s: SubscriberFailures, skip_on_error: bool) -> Action {
-        let skippable = |error_msg: String, exit: i32, fatal: String| match skip_on_error {
-            true => Action::ErrorMsg(error_msg),
-            false => Action::Stop(fail(exit, fatal)),
-        };
-        let decompress = |d: String, fatal: &str| {
-            skippable(
-                format!("Failed to decompress file {key}: {d}"),
+        let skippable = |error_msg, exit, fatal| skippable(skip_on_error, error_msg, exit, fatal);
+        if let Some((format, detail)) = self.invalid_data() {
+            return skippable(
+                format!("Failed to decompress file {key}: {detail}"),
                 code::DECOMPRESS,
-                fatal.to_string(),
-            )
-        };
+                format!("Invalid {format} file received."),
+            );
+        }
         match self {
-            ObjectFailure::Decode(DecodeError::InvalidGzip(d)) => {
-                decompress(d, "Invalid gzip file received.")
-            }
-            ObjectFailure::Decode(DecodeError::InvalidZip(d)) => {
-                decompress(d, "Invalid zip file received.")
-            }
-            ObjectFailure::Decode(e @ DecodeError::Corrupt { format, .. }) => {
-                decompress(e.to_string(), &format!("Invalid {format} file received."))
-            }
-            ObjectFailure::Decode(e @ DecodeError::TruncatedGzip) => {
+            // A cut gzip stream: the other decode failures returned above.
+            ObjectFailure::Decode(e) => {
                 let text = format!("Failed to decompress file {key}: {e}");
                 skippable(text.clone(), code::INVALID_TYPE, text)
             }

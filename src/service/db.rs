@@ -4,7 +4,7 @@
 
 use super::position::Position;
 use crate::exit::{code, fail};
-use crate::state::{open_state_file, table_exists};
+use crate::state::{access_error, open_state_file, table_exists};
 use anyhow::Result;
 use rusqlite::{params, Connection, OptionalExtension};
 use std::path::Path;
@@ -32,13 +32,6 @@ pub struct ServicesDb {
     conn: Connection,
 }
 
-fn access(e: rusqlite::Error) -> anyhow::Error {
-    fail(
-        code::SQLITE_ACCESS,
-        format!("Unexpected error accessing SQLite DB: {e}"),
-    )
-}
-
 impl ServicesDb {
     pub fn open(path: &Path, version: &str) -> Result<Self> {
         Ok(ServicesDb {
@@ -48,23 +41,23 @@ impl ServicesDb {
 
     /// An in-memory state for dry runs: what is read from the real file, nothing written.
     pub fn open_dry(path: &Path) -> Result<Self> {
-        let mut conn = Connection::open_in_memory().map_err(access)?;
+        let mut conn = Connection::open_in_memory().map_err(access_error)?;
         if path.exists() {
             let disk = Connection::open_with_flags(
                 path,
                 rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY
                     | rusqlite::OpenFlags::SQLITE_OPEN_NOFOLLOW,
             )
-            .map_err(access)?;
+            .map_err(access_error)?;
             rusqlite::backup::Backup::new(&disk, &mut conn)
                 .and_then(|b| b.run_to_completion(1024, std::time::Duration::ZERO, None))
-                .map_err(access)?;
+                .map_err(access_error)?;
         }
         Ok(ServicesDb { conn })
     }
 
     fn ensure(&self, table: &str, create: &str) -> Result<()> {
-        if !table_exists(&self.conn, table).map_err(access)? {
+        if !table_exists(&self.conn, table).map_err(access_error)? {
             crate::debug!(1, "+++ Table does not exist; create");
             self.conn.execute_batch(create).map_err(|e| {
                 fail(
@@ -109,7 +102,7 @@ impl ServicesDb {
                 },
             )
             .optional()
-            .map_err(access)
+            .map_err(access_error)
     }
 
     /// Store a stream's position (insert, or update the existing row) and commit it.
@@ -127,7 +120,7 @@ impl ServicesDb {
                  WHERE aws_region=?1 AND aws_log_group=?2 AND aws_log_stream=?3",
                 params![region, group, stream, p.token, p.start, p.end],
             )
-            .map_err(access)?;
+            .map_err(access_error)?;
         if updated == 0 {
             self.conn
                 .execute(
@@ -135,7 +128,7 @@ impl ServicesDb {
                      next_token, start_time, end_time) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
                     params![region, group, stream, p.token, p.start, p.end],
                 )
-                .map_err(access)?;
+                .map_err(access_error)?;
         }
         Ok(())
     }
@@ -147,11 +140,11 @@ impl ServicesDb {
             .prepare(
                 "SELECT aws_log_stream FROM cloudwatch_logs WHERE aws_region=?1 AND aws_log_group=?2",
             )
-            .map_err(access)?;
+            .map_err(access_error)?;
         let rows = st
             .query_map(params![region, group], |r| r.get(0))
-            .map_err(access)?;
-        rows.collect::<rusqlite::Result<_>>().map_err(access)
+            .map_err(access_error)?;
+        rows.collect::<rusqlite::Result<_>>().map_err(access_error)
     }
 
     pub fn forget_stream(&self, region: &str, group: &str, stream: &str) -> Result<()> {
@@ -160,7 +153,7 @@ impl ServicesDb {
                 "DELETE FROM cloudwatch_logs WHERE aws_region=?1 AND aws_log_group=?2 AND aws_log_stream=?3",
                 params![region, group, stream],
             )
-            .map_err(access)?;
+            .map_err(access_error)?;
         Ok(())
     }
 
@@ -174,7 +167,7 @@ impl ServicesDb {
                 |r| r.get(0),
             )
             .optional()
-            .map_err(access)
+            .map_err(access_error)
     }
 
     pub fn add_scan(&self, service: &str, account: &str, region: &str, date: &str) -> Result<()> {
@@ -184,7 +177,7 @@ impl ServicesDb {
                  VALUES (?1, ?2, ?3, ?4)",
                 params![service, account, region, date],
             )
-            .map_err(access)?;
+            .map_err(access_error)?;
         Ok(())
     }
 
@@ -197,7 +190,7 @@ impl ServicesDb {
                  AND aws_account_id=?2 AND aws_region=?3 ORDER BY scan_date DESC LIMIT ?4)",
                 params![service, account, region, RETAINED_SCANS],
             )
-            .map_err(access)?;
+            .map_err(access_error)?;
         Ok(())
     }
 }
