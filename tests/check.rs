@@ -36,16 +36,7 @@ fn result_of<'a>(
 }
 
 async fn trail_bucket(bucket: &str) {
-    let s3 = create_bucket(bucket).await;
-    for (time, id, n) in [("0810", "a", 2), ("0910", "b", 3)] {
-        put(
-            &s3,
-            bucket,
-            &trail_key(ACCOUNT, "us-east-1", "2024/03/15", time, id),
-            trail_object(id, n),
-        )
-        .await;
-    }
+    two_trail_objects(bucket, ACCOUNT).await;
 }
 
 fn file_bytes(path: &std::path::Path) -> Option<Vec<u8>> {

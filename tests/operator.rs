@@ -8,16 +8,7 @@ use common::*;
 const ACCOUNT: &str = "111122223333";
 
 async fn seed(bucket: &str) {
-    let s3 = create_bucket(bucket).await;
-    for (time, id, n) in [("0810", "a", 2), ("0910", "b", 3)] {
-        put(
-            &s3,
-            bucket,
-            &trail_key(ACCOUNT, "us-east-1", "2024/03/15", time, id),
-            trail_object(id, n),
-        )
-        .await;
-    }
+    two_trail_objects(bucket, ACCOUNT).await;
 }
 
 fn lines_of(text: &str) -> Vec<serde_json::Value> {

@@ -56,6 +56,14 @@ impl Printer {
         }
     }
 
+    /// `rows` as a table, or `none` when there is only the header (text form only).
+    pub fn table_or_note(&mut self, rows: &[Vec<String>], none: &str) {
+        match rows.len() {
+            0 | 1 => self.note(none),
+            _ => self.table(rows),
+        }
+    }
+
     /// Rows in aligned columns, the first row the header (text form only).
     pub fn table(&mut self, rows: &[Vec<String>]) {
         if self.json {

@@ -349,11 +349,7 @@ fn cloudwatch(
             "has_token": token.is_some(),
         }));
     }
-    if table.len() == 1 {
-        out.note("no CloudWatch Logs positions match");
-    } else {
-        out.table(&table);
-    }
+    out.table_or_note(&table, "no CloudWatch Logs positions match");
     Ok(())
 }
 
@@ -396,11 +392,7 @@ fn inspector(
             "age_seconds": age,
         }));
     }
-    if table.len() == 1 {
-        out.note("no Inspector scans match");
-    } else {
-        out.table(&table);
-    }
+    out.table_or_note(&table, "no Inspector scans match");
     Ok(())
 }
 

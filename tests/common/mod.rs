@@ -213,6 +213,21 @@ pub fn trail_object(tag: &str, n: usize) -> Vec<u8> {
     )
 }
 
+/// A bucket with two CloudTrail objects of 2024-03-15 in us-east-1 of `account`: `a` (2
+/// events) and `b` (3 events).
+pub async fn two_trail_objects(bucket: &str, account: &str) {
+    let s3 = create_bucket(bucket).await;
+    for (time, id, n) in [("0810", "a", 2), ("0910", "b", 3)] {
+        put(
+            &s3,
+            bucket,
+            &trail_key(account, "us-east-1", "2024/03/15", time, id),
+            trail_object(id, n),
+        )
+        .await;
+    }
+}
+
 pub fn trail_key(account: &str, region: &str, day: &str, time: &str, id: &str) -> String {
     // day: YYYY/MM/DD, time: HHMM
     let compact = day.replace('/', "");
