@@ -377,3 +377,89 @@ async fn a_read_only_state_file_fails_the_state_line() {
     assert_eq!(file_bytes(&db).unwrap(), before);
     assert!(wazuh.take_messages().is_empty());
 }
+
+#[tokio::test]
+async fn vpc_flow_logs_are_described_and_their_newest_object_read() {
+    let bucket = "it-check-vpcflow";
+    let s3 = create_bucket(bucket).await;
+    let id = described_flow_log(bucket, "eu-west-2", "10.7.0.0/16").await;
+    // moto's caller account, whose flow logs DescribeFlowLogs lists.
+    let caller = "123456789012";
+    let key = format!(
+        "AWSLogs/{caller}/vpcflowlogs/eu-west-2/2025/01/01/{caller}_vpcflowlogs_eu-west-2_{id}_20250101T0905Z_ab.log.gz"
+    );
+    let body = "version account-id interface-id srcaddr dstaddr srcport dstport protocol packets bytes start end action log-status\n\
+                2 123456789012 eni-1 10.0.0.1 10.0.0.2 443 5000 6 10 840 1735722300 1735722360 ACCEPT OK\n";
+    put(&s3, bucket, &key, gzip(body.as_bytes())).await;
+    let wazuh = Wazuh::new();
+    let run = wazuh.run(&[
+        "-b",
+        bucket,
+        "-t",
+        "vpcflow",
+        "-s",
+        "2025-JAN-01",
+        "-r",
+        "eu-west-2",
+        "--check",
+    ]);
+    assert_eq!(run.code, 0, "{}", run.stdout);
+    let lines = lines(&run.stdout);
+    assert!(
+        result_of(&lines, "flow logs").2.contains("1 in eu-west-2"),
+        "{}",
+        run.stdout
+    );
+    let newest = &result_of(&lines, "newest object").2;
+    assert!(
+        newest.contains(&id) && newest.contains("1 events"),
+        "{newest}"
+    );
+    assert!(wazuh.take_messages().is_empty());
+    assert!(!wazuh.db_path().exists());
+}
+
+#[tokio::test]
+async fn a_missing_log_group_fails_its_line_and_the_present_one_passes() {
+    let logs = logs().await;
+    let present = "/it/check/present";
+    logs.create_log_group()
+        .log_group_name(present)
+        .send()
+        .await
+        .unwrap();
+    logs.create_log_stream()
+        .log_group_name(present)
+        .log_stream_name("s")
+        .send()
+        .await
+        .unwrap();
+    let wazuh = Wazuh::new();
+    let groups = format!("{present},/it/check/missing");
+    let run = wazuh.run(&[
+        "-sr",
+        "cloudwatchlogs",
+        "-g",
+        &groups,
+        "-r",
+        "us-east-1",
+        "--check",
+    ]);
+    assert_eq!(run.code, 1, "{}", run.stdout);
+    let lines = lines(&run.stdout);
+    let ok = result_of(&lines, &format!("log group {present} in us-east-1"));
+    assert_eq!((ok.0.as_str(), ok.2.as_str()), ("ok", "1 streams"));
+    let (result, _, found) = result_of(&lines, "log group /it/check/missing in us-east-1");
+    assert_eq!(result, "FAILED");
+    assert!(
+        found.contains("ResourceNotFoundException") && found.contains("no such log group"),
+        "{found}"
+    );
+    let (result, _, found) = result_of(&lines, "state file");
+    assert_eq!(result, "ok");
+    assert!(
+        found.contains("aws_services.db does not exist yet"),
+        "{found}"
+    );
+    assert!(!wazuh.root().join("wodles/aws/aws_services.db").exists());
+}
