@@ -3,16 +3,14 @@
 //! with analysisd. An object over a limit fails as a bad object does (its exit code, or an
 //! `error_msg` with `--skip_on_error`), with the limit named in the message.
 //!
-//! - [`read_whole`]: formats that need a whole object (Parquet's footer is at its end, custom
+//! - [`MAX_WHOLE_OBJECT`] (`bucket::text::read_whole`): formats that need a whole object (Parquet's footer is at its end, custom
 //!   objects may need repairing, the buckets subscriber's text rules look at the whole text)
 //!   read at most [`MAX_WHOLE_OBJECT`] decompressed bytes.
 //! - [`TreeBudget`]: the event tree one JSON value builds (a record, a line, one of
 //!   concatenated values) is bounded by what it builds, not by the bytes it came from: a
 //!   short array of zeros is 2 bytes a value in the text and 32 in the tree.
 
-use crate::pipeline::format::ParseError;
 use std::cell::Cell;
-use std::io::Read;
 
 /// Decompressed bytes of an object read whole.
 pub const MAX_WHOLE_OBJECT: usize = 64 * 1024 * 1024;
@@ -21,23 +19,7 @@ pub const MAX_VALUE_TREE: usize = 64 * 1024 * 1024;
 /// Bytes of event tree all the values of an object read whole may build together.
 pub const MAX_OBJECT_TREE: usize = 96 * 1024 * 1024;
 
-const MIB: usize = 1024 * 1024;
-
-/// The object, decompressed, if it is no larger than [`MAX_WHOLE_OBJECT`].
-pub fn read_whole(input: &mut dyn std::io::BufRead) -> Result<Vec<u8>, ParseError> {
-    let mut data = Vec::new();
-    input
-        .take(MAX_WHOLE_OBJECT as u64 + 1)
-        .read_to_end(&mut data)
-        .map_err(crate::bucket::text::read_error)?;
-    if data.len() > MAX_WHOLE_OBJECT {
-        return Err(ParseError::invalid(format!(
-            "the object is larger than {} MiB decompressed, the limit for objects read whole",
-            MAX_WHOLE_OBJECT / MIB
-        )));
-    }
-    Ok(data)
-}
+pub const MIB: usize = 1024 * 1024;
 
 /// What is left of this thread's budgets, charged as the event tree is built.
 #[derive(Clone, Copy)]
@@ -117,9 +99,10 @@ impl TreeBudget {
         Self::charge_bytes(bytes).map_err(E::custom)
     }
 
-    /// [`TreeBudget::charge`] for events built from text (rows, lines) rather than JSON.
-    pub fn charge_event(bytes: usize) -> Result<(), ParseError> {
-        Self::charge_bytes(bytes).map_err(ParseError::invalid)
+    /// [`TreeBudget::charge`] for events built from text (rows, lines) rather than JSON;
+    /// the error names the limit.
+    pub fn charge_event(bytes: usize) -> Result<(), String> {
+        Self::charge_bytes(bytes)
     }
 
     fn charge_bytes(bytes: usize) -> Result<(), String> {
@@ -154,7 +137,9 @@ impl TreeBudget {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::bucket::text::read_whole;
     use crate::json::Value;
+    use std::io::Read;
 
     #[test]
     fn a_value_is_bounded_by_the_tree_it_builds() {

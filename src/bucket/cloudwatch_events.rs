@@ -10,7 +10,7 @@ use std::sync::LazyLock;
 
 /// The whole object as text, within [`crate::limits::MAX_WHOLE_OBJECT`].
 pub fn read_all(input: &mut dyn std::io::BufRead) -> Result<String, ParseError> {
-    let data = crate::limits::read_whole(input)?;
+    let data = crate::bucket::text::read_whole(input)?;
     String::from_utf8(data).map_err(|e| {
         read_error(std::io::Error::new(
             std::io::ErrorKind::InvalidData,

@@ -246,6 +246,23 @@ pub fn read_error(e: std::io::Error) -> ParseError {
     }
 }
 
+/// The object, decompressed, if it is no larger than [`crate::limits::MAX_WHOLE_OBJECT`].
+pub fn read_whole(input: &mut dyn std::io::BufRead) -> Result<Vec<u8>, ParseError> {
+    let mut data = Vec::new();
+    use std::io::Read;
+    input
+        .take(crate::limits::MAX_WHOLE_OBJECT as u64 + 1)
+        .read_to_end(&mut data)
+        .map_err(read_error)?;
+    if data.len() > crate::limits::MAX_WHOLE_OBJECT {
+        return Err(ParseError::invalid(format!(
+            "the object is larger than {} MiB decompressed, the limit for objects read whole",
+            crate::limits::MAX_WHOLE_OBJECT / crate::limits::MIB
+        )));
+    }
+    Ok(data)
+}
+
 /// Python `csv.reader` records read from a stream, one line at a time.
 pub struct CsvReader<'a> {
     lines: Lines<'a>,

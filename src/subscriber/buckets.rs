@@ -93,7 +93,7 @@ fn text_events(text: &str) -> Vec<Result<Event, ParseError>> {
     if digit().is_match(first) {
         return python_splitlines(text)
             .map(|line| {
-                TreeBudget::charge_event(EVENT_BYTES + line.len())?;
+                TreeBudget::charge_event(EVENT_BYTES + line.len()).map_err(ParseError::invalid)?;
                 let mut e = Map::new();
                 e.insert("full_log".into(), line.into());
                 e.insert("source".into(), "custom".into());

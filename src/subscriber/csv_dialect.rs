@@ -139,7 +139,7 @@ pub fn records(text: &str, d: Dialect) -> Result<Vec<Vec<String>>, ParseError> {
         // A field costs its slot and its text: charged at each delimiter or line end (a
         // quoted delimiter is charged too, which only errs on the safe side).
         if c == d.delimiter || c == '\n' {
-            TreeBudget::charge_event(i - charged + FIELD_BYTES)?;
+            TreeBudget::charge_event(i - charged + FIELD_BYTES).map_err(ParseError::invalid)?;
             charged = i;
         }
     }

@@ -59,7 +59,7 @@ pub const SUBSCRIBER_FAILURES: SubscriberFailures = SubscriberFailures {
 
 /// The object as text, as Python's text mode reads it: UTF-8, universal newlines.
 pub fn read_text(input: &mut dyn std::io::BufRead) -> Result<String, ParseError> {
-    let bytes = crate::limits::read_whole(input)?;
+    let bytes = crate::bucket::text::read_whole(input)?;
     let text = String::from_utf8(bytes)
         .map_err(|e| ParseError::invalid(format!("UnicodeDecodeError('utf-8': {e})")))?;
     Ok(match text.contains('\r') {

@@ -28,7 +28,7 @@ impl Format for SecurityLake {
     ) -> Result<(), ParseError> {
         // Parquet's footer is at the end: the object is held (compressed), rows are not. Its
         // schema is checked before the parquet crate builds a tree of it by recursion.
-        let data = crate::limits::read_whole(input)?;
+        let data = crate::bucket::text::read_whole(input)?;
         super::parquet_footer::check(&data)
             .map_err(|e| ParseError::invalid(format!("ArrowInvalid('{e}')")))?;
         let reader = SerializedFileReader::new(bytes::Bytes::from(data)).map_err(invalid)?;
