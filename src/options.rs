@@ -14,7 +14,9 @@ use crate::source::listing::geometry::Geometry;
 use crate::source::listing::marker::MarkerOptions;
 use crate::source::listing::paginator::S3Lister;
 use crate::source::listing::ListingOptions;
+use crate::source::sqs::{AllowedBuckets, NotificationOptions};
 use crate::state::TableKind;
+use crate::subscriber::Subscriber;
 use anyhow::Result;
 use chrono::NaiveDate;
 use std::sync::Arc;
@@ -97,13 +99,32 @@ pub fn regex_discard_filter(args: &Args) -> Result<Option<DiscardFilter>> {
         .transpose()
 }
 
-pub fn discard_filter(field: Option<&str>, pattern: &str) -> Result<DiscardFilter> {
+/// Bucket runs: a filter whenever `--discard-field` is given; the reference compiles the
+/// literal "None" when no regex is given.
+pub fn bucket_discard_filter(args: &Args) -> Result<Option<DiscardFilter>> {
+    args.discard_field
+        .as_deref()
+        .map(|field| discard_filter(Some(field), args.discard_regex.as_deref().unwrap_or("None")))
+        .transpose()
+}
+
+fn discard_filter(field: Option<&str>, pattern: &str) -> Result<DiscardFilter> {
     DiscardFilter::new(field, pattern).map_err(|e| {
         fail(
             code::INVALID_TYPE,
             format!("Invalid --discard-regex '{pattern}': {e}"),
         )
     })
+}
+
+/// What a subscriber run reads: the body shapes its queue holds, and which buckets.
+pub fn notification_options(args: &Args, subscriber: Subscriber) -> NotificationOptions {
+    NotificationOptions {
+        shapes: subscriber.shapes(),
+        workers: args.workers(),
+        dry_run: args.dry_run(),
+        allowed: AllowedBuckets::parse(args.allowed_buckets.as_deref()),
+    }
 }
 
 /// What a service run reads and how (`--aws_log_groups`, the window, `--reparse`, ...).

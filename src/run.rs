@@ -14,7 +14,7 @@ use crate::sink::consumer::Consumer;
 use crate::sink::Sink;
 use crate::source::listing::ListingSource;
 use crate::source::sqs::queue::SqsQueue;
-use crate::source::sqs::{AllowedBuckets, NotificationOptions, NotificationSource};
+use crate::source::sqs::NotificationSource;
 use crate::state::State;
 use crate::subscriber::Subscriber;
 use crate::wazuh::Installation;
@@ -67,12 +67,7 @@ async fn subscriber_run(args: &Args, subscriber: Subscriber, name: &str) -> Resu
     let queue = SqsQueue::open(clients.sqs(), name).await?;
     let discard = options::regex_discard_filter(args)?.map(Arc::new);
     let source = NotificationSource {
-        opts: NotificationOptions {
-            shapes: subscriber.shapes(),
-            workers: args.workers(),
-            dry_run: args.dry_run(),
-            allowed: AllowedBuckets::parse(args.allowed_buckets.as_deref()),
-        },
+        opts: options::notification_options(args, subscriber),
         queue,
         run: Arc::new(RunContext {
             s3: clients.s3.clone(),
@@ -97,14 +92,7 @@ async fn bucket_run(args: &Args, bucket_name: String, bucket_type: Arc<dyn Bucke
     let install = Installation::locate(args.wazuh_root.clone());
     let version = install.version()?;
     let clients = aws::build_clients(&options::aws_options(args)).await?;
-    let discard = match &args.discard_field {
-        // The reference compiles the literal "None" when no regex is given.
-        Some(field) => Some(Arc::new(options::discard_filter(
-            Some(field),
-            args.discard_regex.as_deref().unwrap_or("None"),
-        )?)),
-        None => None,
-    };
+    let discard = options::bucket_discard_filter(args)?.map(Arc::new);
     let (_lock, state) = open_state(args, &install, &version, bucket_type.info(), &bucket_name)?;
     let sink = open_sink(args, &install)?;
     let (bucket_type, opts) =
