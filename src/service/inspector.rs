@@ -94,6 +94,15 @@ impl InspectorRegion<'_> {
                 .naive_utc(),
             None => Utc::now().naive_utc(),
         };
+        if from >= now {
+            // Everything up to the window's end was read before: nothing to ask, and the
+            // stored scan date stays where it is.
+            debug!(
+                1,
+                "+++ [InspectorV2] nothing before --only_logs_before in {}", self.region
+            );
+            return Ok(());
+        }
         debug!(
             2,
             "+++ Attempting to fetch Inspector V2 findings from {from}"
