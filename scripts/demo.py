@@ -128,6 +128,12 @@ def main():
             [installed, "--bucket", BUCKET, "--type", "cloudtrail", "--only_logs_after", "2024-MAR-14",
              "--aws_account_alias", "demo", "--debug", "1"],
         ]
+        check = [installed, "--bucket", BUCKET, "--only_logs_after", "2024-MAR-14", "--check"]
+        print(f"\n=== before the first run: {' '.join(['aws-s3'] + check[1:])}")
+        proc = subprocess.run(check, env=env, cwd=root, capture_output=True, text=True)
+        print(proc.stdout + proc.stderr, end="")
+        drain()
+        print(f"--- exit code {proc.returncode}; {len(received)} message(s) sent by the check")
         for run, args in enumerate(runs, 1):
             note = "  (again: nothing new)" if run == len(runs) else ""
             print(f"\n=== run {run}: {' '.join(['aws-s3'] + args[1:])}{note}")
@@ -149,6 +155,9 @@ def main():
             print(f"  table {table}: {len(rows)} object(s) recorded")
             for key, created in rows:
                 print(f"    {created}  {key}")
+        print("\n=== aws-s3 --status (how far each bucket, account and region got)")
+        proc = subprocess.run([installed, "--status"], env=env, cwd=root, capture_output=True, text=True)
+        print(proc.stdout + proc.stderr, end="")
     finally:
         server.stop()
         shutil.rmtree(tmp, ignore_errors=True)

@@ -54,7 +54,7 @@ fn installation(install: &Installation, report: &mut Report) {
             let kind = match install.kind().0 {
                 Kind::Manager => "manager",
                 Kind::Agent => "agent",
-                Kind::Unknown => "type not told",
+                Kind::Unknown => "manager or agent not said (no WAZUH_TYPE in wazuh-control info)",
             };
             report.ok("wazuh", format!("{root}: Wazuh {version}, {kind}"));
         }
