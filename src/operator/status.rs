@@ -11,10 +11,12 @@ use crate::state::{table_exists, TableKind};
 use crate::wazuh::Installation;
 use anyhow::Result;
 use chrono::{DateTime, NaiveDate, Utc};
+use regex::Regex;
 use rusqlite::{Connection, OpenFlags};
 use serde_json::json;
 use std::collections::BTreeMap;
 use std::path::Path;
+use std::sync::LazyLock;
 
 /// What the command line narrows the report to.
 struct Filter<'a> {
@@ -241,8 +243,10 @@ fn read_table(
     let mut rows = stmt.query([])?;
     let mut scopes: BTreeMap<ScopeKey, Scope> = BTreeMap::new();
     while let Some(row) = rows.next()? {
-        let key = (row.get(0)?, row.get(1)?, row.get(2)?, row.get(3)?);
         let log_key: String = row.get(4)?;
+        let region: Option<String> = row.get(2)?;
+        let region = region.or_else(|| region_in_key(&log_key));
+        let key = (row.get(0)?, row.get(1)?, region, row.get(3)?);
         let created: i64 = row.get::<_, Option<i64>>(5)?.unwrap_or_default();
         let processed: String = row.get::<_, Option<String>>(6)?.unwrap_or_default();
         let scope = scopes.entry(key).or_default();
@@ -257,6 +261,15 @@ fn read_table(
         }
     }
     Ok(scopes)
+}
+
+/// The region folder of an `AWSLogs/` key, for the tables without a region column (load
+/// balancers, native GuardDuty): `.../REGION/YYYY/...`.
+fn region_in_key(key: &str) -> Option<String> {
+    static RE: LazyLock<Regex> = LazyLock::new(|| {
+        Regex::new(r"/([a-z]{2}(?:-gov)?-[a-z]+-\d)/\d{4}/").expect("static regex")
+    });
+    RE.captures(key).map(|c| c[1].to_string())
 }
 
 /// `YYYYMMDD` as a date.
@@ -405,6 +418,13 @@ mod tests {
         assert_eq!(date_of(20240315), NaiveDate::from_ymd_opt(2024, 3, 15));
         assert_eq!(date_of(20241399), None);
         assert_eq!(date_of(0), None);
+    }
+
+    #[test]
+    fn a_region_is_read_from_a_load_balancer_key() {
+        let key = "AWSLogs/1/elasticloadbalancing/us-east-2/2024/05/10/1_elasticloadbalancing_us-east-2_app.x_20240510T2340Z_10.0.0.5_a.log.gz";
+        assert_eq!(region_in_key(key).as_deref(), Some("us-east-2"));
+        assert_eq!(region_in_key("waf/2024/03/15/10/x.gz"), None);
     }
 
     #[test]
