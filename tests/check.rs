@@ -333,10 +333,11 @@ async fn a_read_only_state_file_fails_the_state_line() {
     let db = wazuh.db_path();
     std::fs::set_permissions(&db, std::fs::Permissions::from_mode(0o444)).unwrap();
     let before = file_bytes(&db).unwrap();
-    let mut cmd = wazuh.command(
-        std::path::Path::new(env!("CARGO_BIN_EXE_aws-s3")),
-        &["-b", bucket, "-s", "2024-MAR-15", "--check"],
-    );
+    // Installed as in a Wazuh tree: the build's own path may not be open to another user.
+    let installed = wazuh.root().join("wodles/aws/aws-s3");
+    std::fs::copy(env!("CARGO_BIN_EXE_aws-s3"), &installed).unwrap();
+    std::fs::set_permissions(&installed, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let mut cmd = wazuh.command(&installed, &["-b", bucket, "-s", "2024-MAR-15", "--check"]);
     cmd.env("WAZUH_ROOT", wazuh.root());
     // Root may write whatever the mode says: the check runs as another user, as a person
     // trying it by hand would, with the tree readable to that user.
