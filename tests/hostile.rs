@@ -74,6 +74,14 @@ fn assert_bounded(run: &Measured, what: &str) {
 
 /// gzip of what `python_expr` (bytes) evaluates to, made by Python's zlib: building a bomb
 /// in a debug test binary would take longer than the run.
+/// The run sent one message: the object's `error_msg`, naming the limit it passed.
+fn assert_one_error_msg(wazuh: &Wazuh, limit: &str) {
+    let messages = wazuh.take_messages();
+    assert_eq!(messages.len(), 1, "{messages:?}");
+    let text = messages[0]["error_msg"].as_str().unwrap_or_default();
+    assert!(text.contains(limit), "{:?}", messages[0]);
+}
+
 fn python_gzip(python_expr: &str) -> Vec<u8> {
     let out = Command::new(python())
         .arg("-c")
@@ -117,16 +125,7 @@ async fn a_gzip_bomb_in_a_custom_bucket_fails_its_object_in_bounded_memory() {
     let skip = measured(&wazuh, &[&args[..], &["--skip_on_error"]].concat());
     assert_bounded(&skip, "custom gzip bomb, --skip_on_error");
     assert_eq!(skip.code, 0, "{}", skip.stdout);
-    let messages = wazuh.take_messages();
-    assert_eq!(messages.len(), 1);
-    assert!(
-        messages[0]["error_msg"]
-            .as_str()
-            .unwrap()
-            .contains("64 MiB"),
-        "{:?}",
-        messages[0]
-    );
+    assert_one_error_msg(&wazuh, "64 MiB");
 }
 
 #[tokio::test]
@@ -256,12 +255,7 @@ async fn a_parquet_schema_nested_20000_deep_is_refused_not_a_crash() {
         &[&args("it-bomb-parquet-skip")[..], &["--skip_on_error"]].concat(),
     );
     assert_eq!(skip.code, 0, "{}", skip.stdout);
-    let messages = wazuh.take_messages();
-    assert_eq!(messages.len(), 1, "{}", skip.stdout);
-    assert!(messages[0]["error_msg"]
-        .as_str()
-        .unwrap()
-        .contains("levels deep"));
+    assert_one_error_msg(&wazuh, "levels deep");
 }
 
 /// A message body that tries to start an `ERROR:` line of its own is printed escaped at
@@ -394,16 +388,7 @@ async fn a_gzip_bomb_through_the_buckets_subscriber_is_bounded() {
     );
     assert_bounded(&run, "gzip bomb through the buckets subscriber");
     assert_eq!(run.code, 0, "{}", run.stdout);
-    let messages = wazuh.take_messages();
-    assert_eq!(messages.len(), 1);
-    assert!(
-        messages[0]["error_msg"]
-            .as_str()
-            .unwrap()
-            .contains("64 MiB"),
-        "{:?}",
-        messages[0]
-    );
+    assert_one_error_msg(&wazuh, "64 MiB");
     let hidden = aws_sdk_sqs::types::QueueAttributeName::ApproximateNumberOfMessagesNotVisible;
     let attrs = sqs()
         .await
