@@ -7,12 +7,12 @@
 use super::Printer;
 use crate::cli::Args;
 use crate::exit::{code, fail};
-use crate::state::{table_exists, TableKind};
+use crate::state::{open_error, open_read_only, table_exists, TableKind};
 use crate::wazuh::Installation;
 use anyhow::Result;
 use chrono::{DateTime, NaiveDate, Utc};
 use regex::Regex;
-use rusqlite::{Connection, OpenFlags};
+use rusqlite::Connection;
 use serde_json::json;
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -79,17 +79,8 @@ fn open(path: &Path) -> Result<Option<Connection>> {
     if std::fs::symlink_metadata(path).is_err() {
         return Ok(None);
     }
-    let conn = Connection::open_with_flags(
-        path,
-        OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NOFOLLOW,
-    )
-    .map_err(|e| {
-        fail(
-            code::SQLITE_ACCESS,
-            format!("Unable to open SQLite DB {}: {e}", path.display()),
-        )
-    })?;
-    let _ = conn.busy_timeout(std::time::Duration::from_secs(5));
+    let conn =
+        open_read_only(path, std::time::Duration::from_secs(5)).map_err(|e| open_error(path, e))?;
     Ok(Some(conn))
 }
 

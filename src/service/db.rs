@@ -4,7 +4,7 @@
 
 use super::position::Position;
 use crate::exit::{code, fail};
-use crate::state::{access_error, open_state_file, table_exists};
+use crate::state::{access_error, open_read_only, open_state_file, table_exists};
 use anyhow::Result;
 use rusqlite::{params, Connection, OptionalExtension};
 use std::path::Path;
@@ -43,12 +43,7 @@ impl ServicesDb {
     pub fn open_dry(path: &Path) -> Result<Self> {
         let mut conn = Connection::open_in_memory().map_err(access_error)?;
         if path.exists() {
-            let disk = Connection::open_with_flags(
-                path,
-                rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY
-                    | rusqlite::OpenFlags::SQLITE_OPEN_NOFOLLOW,
-            )
-            .map_err(access_error)?;
+            let disk = open_read_only(path, std::time::Duration::ZERO).map_err(access_error)?;
             rusqlite::backup::Backup::new(&disk, &mut conn)
                 .and_then(|b| b.run_to_completion(1024, std::time::Duration::ZERO, None))
                 .map_err(access_error)?;

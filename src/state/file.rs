@@ -35,6 +35,25 @@ pub fn access_error(e: rusqlite::Error) -> anyhow::Error {
     )
 }
 
+/// An existing state file opened for reading only, never through a link, waiting up to
+/// `busy` for a writer's lock.
+pub fn open_read_only(path: &Path, busy: std::time::Duration) -> rusqlite::Result<Connection> {
+    let conn = Connection::open_with_flags(
+        path,
+        rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY | rusqlite::OpenFlags::SQLITE_OPEN_NOFOLLOW,
+    )?;
+    let _ = conn.busy_timeout(busy);
+    Ok(conn)
+}
+
+/// What a failed read-only open becomes (exit 5).
+pub fn open_error(path: &Path, e: rusqlite::Error) -> anyhow::Error {
+    fail(
+        code::SQLITE_ACCESS,
+        format!("Unable to open SQLite DB {}: {e}", path.display()),
+    )
+}
+
 /// Open (or create) a state file (`s3_cloudtrail.db`, `aws_services.db`) and bring its
 /// metadata to `version`, as the reference does when it starts.
 pub fn open_state_file(path: &Path, version: &str) -> Result<Connection> {

@@ -13,7 +13,9 @@ use rusqlite::{params_from_iter, Connection, OptionalExtension};
 use std::path::Path;
 
 mod file;
-pub use file::{access_error, open_state_file, refuse_symlink, table_exists};
+pub use file::{
+    access_error, open_error, open_read_only, open_state_file, refuse_symlink, table_exists,
+};
 
 /// Rows kept per scope after each run (the reference's MAX_RECORD_RETENTION).
 pub const RETAINED_ROWS: i64 = 500;
@@ -97,22 +99,12 @@ impl State {
     /// Open the state for a dry run: an existing file read-only, else an empty in-memory
     /// state; nothing is ever written to disk.
     pub fn open_read_only(path: &Path, table: &'static str, kind: TableKind) -> Result<State> {
-        use rusqlite::OpenFlags;
         let conn = if path.exists() {
-            Connection::open_with_flags(
-                path,
-                OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NOFOLLOW,
-            )
+            open_read_only(path, std::time::Duration::from_secs(60))
         } else {
             Connection::open_in_memory()
         }
-        .map_err(|e| {
-            fail(
-                code::SQLITE_ACCESS,
-                format!("Unable to open SQLite DB {}: {e}", path.display()),
-            )
-        })?;
-        let _ = conn.busy_timeout(std::time::Duration::from_secs(60));
+        .map_err(|e| open_error(path, e))?;
         Ok(State {
             conn,
             table,

@@ -6,9 +6,8 @@ use super::Report;
 use crate::cli::{Args, Mode};
 use crate::service::Service;
 use crate::sink::consumer::Consumer;
-use crate::state::table_exists;
+use crate::state::{open_read_only, table_exists};
 use crate::wazuh::{Installation, Kind};
-use rusqlite::{Connection, OpenFlags};
 use std::ffi::CString;
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
@@ -180,17 +179,13 @@ fn state(path: &Path, tables: &[&str], report: &mut Report) {
         );
         return;
     }
-    let conn = match Connection::open_with_flags(
-        path,
-        OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NOFOLLOW,
-    ) {
+    let conn = match open_read_only(path, std::time::Duration::from_secs(5)) {
         Ok(c) => c,
         Err(e) => {
             report.failed(NAME, format!("{shown}: {e}"), writable_fix);
             return;
         }
     };
-    let _ = conn.busy_timeout(std::time::Duration::from_secs(5));
     let mut found = Vec::new();
     for table in std::iter::once("metadata").chain(tables.iter().copied()) {
         match table_exists(&conn, table) {
